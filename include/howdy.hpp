@@ -1,0 +1,18 @@
+// Howdy: coroutine primitives for servers that hold many connections and fan
+// messages out to them. Include this, or only the headers you use.
+#pragma once
+
+#include <howdy/broadcast_hub.hpp>
+#include <howdy/codec/delimited.hpp>
+#include <howdy/codec/hcp1.hpp>
+#include <howdy/codec/hcp2.hpp>
+#include <howdy/codec/length_prefixed.hpp>
+#include <howdy/error.hpp>
+#include <howdy/frame_codec.hpp>
+#include <howdy/framed_reader.hpp>
+#include <howdy/io_context_pool.hpp>
+#include <howdy/name_registry.hpp>
+#include <howdy/outbox.hpp>
+#include <howdy/shared_buffer.hpp>
+#include <howdy/tcp_server.hpp>
+#include <howdy/watchdog.hpp>

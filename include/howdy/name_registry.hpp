@@ -1,0 +1,216 @@
+// Unique names for live owners. Claiming a name gives a lease that frees it
+// when destroyed (so a disconnect frees it too); watchers hear every join and
+// leave in one global order, numbered so that a snapshot and the events that
+// follow it fit together.
+#pragma once
+
+#include <howdy/detail/utf8.hpp>
+#include <howdy/error.hpp>
+
+#include <asio/async_result.hpp>
+#include <asio/post.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace howdy {
+
+struct name_rules {
+  std::size_t min_bytes = 1;
+  std::size_t max_bytes = 64;
+  bool case_insensitive = false;  // "Bob" and "bob" are the same name (ASCII letters)
+  // Which code points may appear; the default refuses control characters.
+  std::function<bool(char32_t)> allow = [](char32_t c) { return c >= 0x20 && c != 0x7F && !(c >= 0x80 && c < 0xA0); };
+};
+
+enum class presence { joined, left };
+
+struct presence_event {
+  presence change;
+  std::string name;
+  std::uint64_t sequence;  // increases by one per event, across all names
+};
+
+// `Owner` is what a name leads to (say, a handle to the session's outbox).
+template <class Owner>
+class name_registry {
+  struct entry {
+    std::string name;  // as claimed (the key may be case-folded)
+    Owner owner;
+    std::uint64_t joined;  // sequence of the join event, for listing in join order
+  };
+
+ public:
+  using watcher = std::function<void(const presence_event&)>;
+
+  // A claimed name. Destroying it (or release()) frees the name.
+  class lease {
+   public:
+    lease() = default;
+    lease(lease&& o) noexcept : registry_(std::exchange(o.registry_, nullptr)), key_(std::move(o.key_)), name_(std::move(o.name_)) {}
+    lease& operator=(lease&& o) noexcept {
+      release();
+      registry_ = std::exchange(o.registry_, nullptr);
+      key_ = std::move(o.key_);
+      name_ = std::move(o.name_);
+      return *this;
+    }
+    ~lease() { release(); }
+
+    const std::string& name() const noexcept { return name_; }
+    explicit operator bool() const noexcept { return registry_ != nullptr; }
+    void release() {
+      if (registry_) std::exchange(registry_, nullptr)->erase(key_);
+    }
+
+   private:
+    friend class name_registry;
+    lease(name_registry* r, std::string key, std::string name) : registry_(r), key_(std::move(key)), name_(std::move(name)) {}
+    name_registry* registry_ = nullptr;
+    std::string key_;
+    std::string name_;
+  };
+
+  struct snapshot_type {
+    std::vector<std::string> names;  // in join order
+    std::uint64_t sequence;          // events up to this one are included
+  };
+
+  explicit name_registry(name_rules rules = {}, std::vector<std::string> reserved = {}) : rules_(std::move(rules)) {
+    for (auto& r : reserved) reserved_.push_back(key_of(r));
+  }
+
+  name_registry(const name_registry&) = delete;
+  name_registry& operator=(const name_registry&) = delete;
+
+  // Checks the rules and the reserved names, without claiming.
+  std::error_code check(std::string_view name) const {
+    if (name.size() < rules_.min_bytes || name.size() > rules_.max_bytes) return error::name_invalid;
+    for (std::size_t pos = 0; pos < name.size();) {
+      auto cp = detail::next_code_point(name, pos);
+      if (!cp || (rules_.allow && !rules_.allow(*cp))) return error::name_invalid;
+    }
+    if (std::find(reserved_.begin(), reserved_.end(), key_of(name)) != reserved_.end()) return error::name_reserved;
+    return {};
+  }
+
+  // Claims `name` for `owner`. On failure the lease is empty and `ec` says why:
+  // error::name_invalid, name_reserved or name_taken.
+  lease claim(std::string_view name, Owner owner, std::error_code& ec) {
+    ec = check(name);
+    if (ec) return {};
+    std::string key = key_of(name);
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = entries_.try_emplace(key, entry{std::string(name), std::move(owner), sequence_ + 1});
+    if (!inserted) {
+      ec = error::name_taken;
+      return {};
+    }
+    notify({presence::joined, it->second.name, ++sequence_});
+    return lease(this, std::move(key), std::string(name));
+  }
+
+  // The asynchronous form, void(std::error_code, lease): what a registry shared
+  // between servers needs, so sessions written against it keep working when the
+  // names live elsewhere. This in-memory registry completes at once (as if by post).
+  template <class CompletionToken>
+  auto async_claim(std::string name, Owner owner, CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, void(std::error_code, lease)>(
+        [this](auto handler, std::string name, Owner owner) {
+          std::error_code ec;
+          lease l = claim(name, std::move(owner), ec);
+          auto ex = asio::get_associated_executor(handler);
+          asio::post(ex, [h = std::move(handler), ec, l = std::move(l)]() mutable { std::move(h)(ec, std::move(l)); });
+        },
+        token, std::move(name), std::move(owner));
+  }
+
+  std::optional<Owner> find(std::string_view name) const {
+    const std::string key = key_of(name);
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second.owner;
+  }
+
+  // Calls `fn(name, owner)` for every name, under the registry's lock.
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, e] : entries_) fn(e.name, e.owner);
+  }
+
+  snapshot_type snapshot() const {
+    std::lock_guard lock(mutex_);
+    std::vector<const entry*> all;
+    all.reserve(entries_.size());
+    for (const auto& kv : entries_) all.push_back(&kv.second);
+    std::sort(all.begin(), all.end(), [](auto* a, auto* b) { return a->joined < b->joined; });
+    snapshot_type s{{}, sequence_};
+    s.names.reserve(all.size());
+    for (auto* e : all) s.names.push_back(e->name);
+    return s;
+  }
+
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+  }
+
+  // Calls `w` for every later join and leave, in order, while holding the
+  // registry's lock: keep it short (post real work elsewhere), and do not call
+  // back into the registry from it. Returns an id for unwatch().
+  std::uint64_t watch(watcher w) {
+    std::lock_guard lock(mutex_);
+    watchers_.emplace(++next_watcher_, std::move(w));
+    return next_watcher_;
+  }
+
+  void unwatch(std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    watchers_.erase(id);
+  }
+
+  const name_rules& rules() const noexcept { return rules_; }
+
+ private:
+  std::string key_of(std::string_view name) const {
+    std::string key(name);
+    if (rules_.case_insensitive)
+      for (char& c : key)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return key;
+  }
+
+  void erase(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return;
+    std::string name = std::move(it->second.name);
+    entries_.erase(it);
+    notify({presence::left, std::move(name), ++sequence_});
+  }
+
+  void notify(const presence_event& e) {
+    for (auto& [id, w] : watchers_) w(e);
+  }
+
+  name_rules rules_;
+  std::vector<std::string> reserved_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, entry> entries_;
+  std::map<std::uint64_t, watcher> watchers_;
+  std::uint64_t sequence_ = 0;
+  std::uint64_t next_watcher_ = 0;
+};
+
+}  // namespace howdy
