@@ -17,6 +17,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/post.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
@@ -189,5 +190,21 @@ class outbox : public std::enable_shared_from_this<outbox> {
   bool closed_ = false;
   std::error_code error_;
 };
+
+// Runs a connection's reader coroutine beside the outbox's writer until both
+// end. When the reader returns, the outbox is closed (what is queued is flushed
+// for at most `grace`); when the writer fails, the outbox closes the stream,
+// which ends the reader. Returns why the writer stopped (empty after a clean flush).
+template <class Stream>
+asio::awaitable<std::error_code> run_duplex(Stream& stream, outbox& box, asio::awaitable<void> reader,
+                                            std::chrono::steady_clock::duration grace = std::chrono::seconds(5)) {
+  auto read_then_close = [](asio::awaitable<void> r, outbox& b, std::chrono::steady_clock::duration g)
+      -> asio::awaitable<void> {
+    co_await std::move(r);
+    b.close(g);
+  };
+  using namespace asio::experimental::awaitable_operators;
+  co_return co_await (read_then_close(std::move(reader), box, grace) && box.run(stream));
+}
 
 }  // namespace howdy

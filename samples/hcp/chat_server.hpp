@@ -9,7 +9,6 @@
 
 #include <howdy.hpp>
 
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
 #include <spdlog/spdlog.h>
 
@@ -168,12 +167,10 @@ class chat_server {
     return true;
   }
 
-  // Runs the writer beside `read_loop` until both end: the reader closes the
-  // outbox when it stops; a failed outbox closes the socket, which ends the reader.
+  // Runs the writer beside `read_loop` until both end, then closes the socket.
   asio::awaitable<void> run_with_writer(socket_type& socket, howdy::outbox& box, asio::awaitable<void> read_loop,
                                         const std::string& who) {
-    using namespace asio::experimental::awaitable_operators;
-    auto write_ec = co_await (std::move(read_loop) && box.run(socket));
+    auto write_ec = co_await howdy::run_duplex(socket, box, std::move(read_loop), config_.shutdown_grace);
     if (write_ec == howdy::error::slow_consumer)
       log_->warn("{}: disconnected: {}", who, write_ec.message());
     else if (write_ec && write_ec != asio::error::operation_aborted && write_ec != asio::error::bad_descriptor)
@@ -314,7 +311,6 @@ class chat_server {
     subscription.reset();
     name.release();
     if (stopping_) send_error(hcp2::errc::shutting_down);
-    box->close(config_.shutdown_grace);
   }
 
   void send_users_to(howdy::outbox& box) {
@@ -405,7 +401,6 @@ class chat_server {
 
     subscription.reset();
     name.release();
-    box->close(config_.shutdown_grace);
   }
 
   server_config config_;
