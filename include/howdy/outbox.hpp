@@ -117,7 +117,9 @@ class outbox : public std::enable_shared_from_this<outbox> {
       if (error_) co_return error_;
       if (queue_.empty()) {
         if (closed_) co_return std::error_code{};
-        if (iov_.capacity() > 256) std::vector<::iovec>().swap(iov_);  // an idle peer keeps little
+        // An idle peer keeps little of what its last burst needed.
+        if (iov_.capacity() > 64) std::vector<::iovec>().swap(iov_);
+        queue_.trim(64);
         waiting_ = true;
         co_await wake_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
         waiting_ = false;

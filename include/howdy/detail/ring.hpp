@@ -33,6 +33,15 @@ class ring {
     for (std::size_t i = 0; i < count; ++i) pop_front();
   }
 
+  // Gives the storage back when empty and larger than `keep` slots, so that a
+  // burst does not leave an idle connection holding its peak memory.
+  void trim(std::size_t keep) noexcept {
+    if (size_ == 0 && slots_.size() > keep) {
+      std::vector<T>().swap(slots_);
+      head_ = 0;
+    }
+  }
+
   // Removes every element from `offset` on.
   void truncate(std::size_t offset) noexcept {
     while (size_ > offset) (*this)[--size_] = T{};
