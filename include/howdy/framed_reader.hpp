@@ -68,28 +68,8 @@ class framed_reader {
   // The next frame if it is already buffered, without any I/O. nullopt with no
   // error means more bytes must be read first (async_next does that).
   std::optional<frame> try_next(std::error_code& ec) {
-    begin_ += std::exchange(handed_, 0);
-    if (begin_ == end_) begin_ = end_ = 0;
-    ec = failed_;
-    if (failed_) return std::nullopt;
-
-    const auto r = codec_.decode({buffer_.get() + begin_, end_ - begin_}, options_.max_frame_size);
-    switch (r.status) {
-      case decode_status::complete:
-        return hand_out(r);
-      case decode_status::ends_if_idle:
-        if (eof_ || detail::readable_now(stream_) == 0) return hand_out(r);
-        return std::nullopt;
-      case decode_status::need_more:
-        if (eof_) ec = failed_ = begin_ == end_ ? error::end_of_stream : error::truncated_frame;
-        return std::nullopt;
-      case decode_status::malformed:
-        ec = failed_ = error::malformed_frame;
-        return std::nullopt;
-      case decode_status::too_large:
-        ec = failed_ = error::frame_too_large;
-        return std::nullopt;
-    }
+    frame f;
+    if (next_buffered(f, ec)) return f;
     return std::nullopt;
   }
 
@@ -103,10 +83,38 @@ class framed_reader {
   }
 
  private:
-  frame hand_out(const decode_result& r) {
+  // True with `out` set when a frame is buffered; false otherwise (`ec` set on error).
+  bool next_buffered(frame& out, std::error_code& ec) {
+    begin_ += std::exchange(handed_, 0);
+    if (begin_ == end_) begin_ = end_ = 0;
+    ec = failed_;
+    if (failed_) return false;
+
+    const auto r = codec_.decode({buffer_.get() + begin_, end_ - begin_}, options_.max_frame_size);
+    switch (r.status) {
+      case decode_status::complete:
+        return hand_out(r, out);
+      case decode_status::ends_if_idle:
+        if (eof_ || detail::readable_now(stream_) == 0) return hand_out(r, out);
+        return false;
+      case decode_status::need_more:
+        if (eof_) ec = failed_ = begin_ == end_ ? error::end_of_stream : error::truncated_frame;
+        return false;
+      case decode_status::malformed:
+        ec = failed_ = error::malformed_frame;
+        return false;
+      case decode_status::too_large:
+        ec = failed_ = error::frame_too_large;
+        return false;
+    }
+    return false;
+  }
+
+  bool hand_out(const decode_result& r, frame& out) {
     const std::byte* at = buffer_.get() + begin_;
     handed_ = r.frame_size;
-    return frame{{at, r.frame_size}, {at + r.payload_offset, r.payload_size}};
+    out = frame{{at, r.frame_size}, {at + r.payload_offset, r.payload_size}};
+    return true;
   }
 
   // Free space after the buffered bytes: compacts, and grows while reads keep
@@ -141,7 +149,7 @@ class framed_reader {
     void operator()(Self& self, std::error_code ec = {}, std::size_t n = 0) {
       switch (state) {
         case starting:
-          if (take(r.try_next(result_ec))) {
+          if (r.next_buffered(result, result_ec) || result_ec) {
             // Already buffered: complete as if by post, never inside the initiating call.
             state = ready;
             asio::post(r.stream_.get_executor(), std::move(self));
@@ -157,18 +165,13 @@ class framed_reader {
             r.last_read_filled_ = n == r.capacity_ - r.end_;
             r.end_ += n;
           }
-          if (take(r.try_next(result_ec))) return self.complete(result_ec, result);
+          if (r.next_buffered(result, result_ec) || result_ec) return self.complete(result_ec, result);
           break;
         case ready:
           return self.complete(result_ec, result);
       }
       state = reading;
       r.stream_.async_read_some(r.prepare(), std::move(self));
-    }
-
-    bool take(std::optional<frame> f) {
-      if (f) result = *f;
-      return f.has_value() || result_ec;
     }
   };
 

@@ -33,7 +33,9 @@ enum class overflow_policy {
 };
 
 struct outbox_options {
-  std::size_t max_bytes = 4 * 1024 * 1024;  // queued bytes before the overflow policy applies
+  // Queued bytes before the overflow policy applies (drop_oldest: frames
+  // already being written cannot be dropped and may come on top of it).
+  std::size_t max_bytes = 4 * 1024 * 1024;
   overflow_policy policy = overflow_policy::disconnect;
   std::size_t max_batch = detail::max_iov;  // frames in one gather write
   // drop_oldest: makes the frame that tells the subscriber how many frames
@@ -76,6 +78,7 @@ class outbox : public std::enable_shared_from_this<outbox> {
   void close(std::chrono::steady_clock::duration grace = std::chrono::seconds(5)) {
     if (closed_) return;
     closed_ = true;
+    if (error_) return;  // already stopped: nothing to flush, no grace timer to keep the executor busy
     if (waiting_) {
       wake_.cancel();
       return;
@@ -166,10 +169,9 @@ class outbox : public std::enable_shared_from_this<outbox> {
     std::size_t freed = 0;
     while (queued_bytes_ - freed + incoming > options_.max_bytes && in_flight_ + drop < queue_.size())
       freed += queue_[in_flight_ + drop++].size();
-    if (queued_bytes_ - freed + incoming > options_.max_bytes) {  // only frames in flight are left
-      fail(error::slow_consumer);
-      return false;
-    }
+    // If only frames in flight are left (a batch the writer is still sending),
+    // they cannot be dropped: take the frame anyway. What waits behind the
+    // batch stays within max_bytes, so memory stays under twice max_bytes.
     queue_.erase(in_flight_, drop);
     queued_bytes_ -= freed;
     dropped_total_ += drop;

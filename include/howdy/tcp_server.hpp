@@ -82,11 +82,7 @@ class tcp_server {
     });
     stopping_ = true;
     std::lock_guard lock(mutex_);
-    for (auto& c : live_)
-      asio::post(c->socket.get_executor(), [c = c->shared_from_this()] {
-        std::error_code ignored;
-        c->socket.shutdown(socket_type::shutdown_receive, ignored);
-      });
+    for (auto& c : live_) shutdown_receive(c->shared_from_this());
   }
 
   // stop(), then waits until every session has ended or `timeout` has passed;
@@ -153,6 +149,16 @@ class tcp_server {
     connections_.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
     live_.insert(c.get());
+    // Accepted while stop() ran (it checked stopping_ before the accept
+    // completed, and listed live_ before this insert): shut it down too.
+    if (stopping_) shutdown_receive(c);
+  }
+
+  static void shutdown_receive(const std::shared_ptr<connection>& c) {
+    asio::post(c->socket.get_executor(), [c] {
+      std::error_code ignored;
+      c->socket.shutdown(socket_type::shutdown_receive, ignored);
+    });
   }
 
   void untrack(const std::shared_ptr<connection>& c) {

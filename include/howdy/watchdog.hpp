@@ -30,6 +30,8 @@ class watchdog {
     if (!state_->armed) {
       state_->armed = true;
       wait(state_);
+    } else if (state_->deadline < state_->timer.expiry()) {
+      wait(state_);  // brought forward: the pending wake-up would come too late
     }
   }
 
