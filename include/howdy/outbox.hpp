@@ -1,6 +1,8 @@
-// A subscriber's bounded queue of outgoing frames, drained by one writer
-// coroutine. Pushing never waits; the writer sends everything queued in one
-// gather write, so a burst costs one system call, not one per frame.
+// A subscriber's bounded queue of outgoing frames and the writer that drains
+// it. Pushing never waits. The first push into an idle outbox schedules one
+// flush on its executor; by the time it runs, every frame queued meanwhile
+// (say, a burst of broadcasts) goes out in one gather write: one system call
+// per subscriber per burst, not one per frame.
 //
 //   auto box = std::make_shared<howdy::outbox>(socket.get_executor());
 //   asio::co_spawn(ex, box->run(socket), ...);   // the writer
@@ -8,22 +10,24 @@
 //   box->post(frame);                             // from anywhere
 #pragma once
 
-#include <howdy/detail/gather_write.hpp>
+#include <howdy/detail/outbox_sink.hpp>
 #include <howdy/detail/ring.hpp>
 #include <howdy/error.hpp>
 #include <howdy/shared_buffer.hpp>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/post.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace howdy {
 
@@ -43,13 +47,14 @@ struct outbox_options {
   std::function<shared_buffer(std::uint64_t dropped)> drop_notice;
 };
 
+// Create it with std::make_shared: scheduled writes keep it alive.
 class outbox : public std::enable_shared_from_this<outbox> {
  public:
   using executor_type = asio::any_io_executor;
 
   explicit outbox(executor_type ex, outbox_options options = {})
-      : ex_(std::move(ex)), options_(std::move(options)), wake_(ex_) {
-    wake_.expires_at(asio::steady_timer::time_point::max());
+      : ex_(std::move(ex)), options_(std::move(options)), done_(ex_) {
+    done_.expires_at(asio::steady_timer::time_point::max());
   }
 
   outbox(const outbox&) = delete;
@@ -64,7 +69,7 @@ class outbox : public std::enable_shared_from_this<outbox> {
     if (queued_bytes_ + frame.size() > options_.max_bytes && !make_room(frame.size())) return false;
     queued_bytes_ += frame.size();
     queue_.push_back(std::move(frame));
-    if (waiting_) wake_.cancel();
+    schedule_flush();
     return true;
   }
 
@@ -78,75 +83,39 @@ class outbox : public std::enable_shared_from_this<outbox> {
   void close(std::chrono::steady_clock::duration grace = std::chrono::seconds(5)) {
     if (closed_) return;
     closed_ = true;
-    if (error_) return;  // already stopped: nothing to flush, no grace timer to keep the executor busy
-    if (waiting_) {
-      wake_.cancel();
-      return;
-    }
-    wake_.expires_after(grace);
-    wake_.async_wait([weak = weak_from_this()](std::error_code ec) {
+    if (error_) return;
+    if (queue_.empty() && !writing_) return finish();
+    grace_.emplace(ex_);
+    grace_->expires_after(grace);
+    grace_->async_wait([weak = weak_from_this()](std::error_code ec) {
       if (auto self = weak.lock(); self && !ec) self->fail(error::shutting_down);
     });
   }
 
-  // Stops now: drops what is queued and ends run() with `why`.
+  // Stops now: drops what is queued and ends run() with `why`. The stream is
+  // closed too: a writer stuck on a full socket must not wait for the peer.
   void fail(std::error_code why) {
     if (error_) return;
     error_ = why;
-    queue_.truncate(in_flight_);
-    if (waiting_) wake_.cancel();
-    if (abort_write_) abort_write_();  // a writer stuck on a full socket must not wait for the peer
+    queue_.truncate(in_flight_);  // frames being written stay until the write completes
+    if (sink_) sink_->close();
+    finish();
   }
 
   // The writer: sends queued frames until close() has flushed them (returns no
-  // error) or the outbox fails (returns why: error::slow_consumer, a socket error...).
+  // error) or the outbox fails (returns why: error::slow_consumer, a socket
+  // error...). `stream` must outlive the outbox's use of it, i.e. this call.
   template <class Stream>
   asio::awaitable<std::error_code> run(Stream& stream) {
-    if constexpr (requires(std::error_code& ec) { stream.close(ec); }) {
-      abort_write_ = [&stream] {
-        std::error_code ignored;
-        stream.close(ignored);
-      };
-    }
-    struct reset_on_exit {
+    sink_ = std::make_unique<detail::stream_sink<Stream>>(stream);
+    struct detach_on_exit {
       outbox& self;
-      ~reset_on_exit() {
-        self.abort_write_ = nullptr;
-        self.wake_.cancel();
-      }
+      ~detach_on_exit() { self.finished_ = true; }  // nothing touches the stream after this
     } guard{*this};
-
-    for (;;) {
-      if (error_) co_return error_;
-      if (queue_.empty()) {
-        if (closed_) co_return std::error_code{};
-        // An idle peer keeps little of what its last burst needed.
-        if (iov_.capacity() > 64) std::vector<::iovec>().swap(iov_);
-        queue_.trim(64);
-        waiting_ = true;
-        co_await wake_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-        waiting_ = false;
-        continue;
-      }
-      if (dropped_unreported_ > 0 && options_.drop_notice) {
-        auto notice = options_.drop_notice(std::exchange(dropped_unreported_, 0));
-        queued_bytes_ += notice.size();
-        queue_.push_back(std::move(notice));
-        for (std::size_t i = queue_.size() - 1; i > 0; --i) std::swap(queue_[i], queue_[i - 1]);
-      }
-
-      in_flight_ = std::min(queue_.size(), options_.max_batch);
-      iov_.resize(in_flight_);
-      for (std::size_t i = 0; i < in_flight_; ++i)
-        iov_[i] = {const_cast<std::byte*>(queue_[i].data()), queue_[i].size()};
-      const auto result = co_await detail::async_gather_write(stream, iov_);
-      writes_ += result.calls;
-      for (; in_flight_ > 0; --in_flight_) {
-        queued_bytes_ -= queue_.front().size();
-        queue_.pop_front();
-      }
-      if (result.ec && !error_) fail(result.ec);
-    }
+    if (closed_ && queue_.empty()) finish();
+    schedule_flush();
+    if (!finished_) co_await done_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_return error_;
   }
 
   std::size_t queued_bytes() const noexcept { return queued_bytes_; }
@@ -159,7 +128,95 @@ class outbox : public std::enable_shared_from_this<outbox> {
   std::error_code error() const noexcept { return error_; }
 
  private:
-  // Applies the overflow policy; true when `incoming` bytes now fit.
+  void schedule_flush() {
+    if (flush_scheduled_ || writing_ || !sink_ || finished_ || queue_.empty()) return;
+    flush_scheduled_ = true;
+    asio::post(ex_, [self = shared_from_this()] {
+      self->flush_scheduled_ = false;
+      self->flush();
+    });
+  }
+
+  // Writes batches until the queue is empty or the stream would block.
+  void flush() {
+    while (!error_ && !writing_ && !finished_) {
+      if (in_flight_ == 0 && !start_batch()) {
+        if (closed_) finish();
+        return;
+      }
+      std::error_code ec;
+      const std::size_t n = sink_->write_now({iov_.data() + iov_next_, iov_.size() - iov_next_}, ec);
+      ++writes_;
+      if (ec) return fail(ec);
+      if (!consume(n)) {
+        // Would block, or wrote part of the batch: continue when the stream is ready.
+        writing_ = true;
+        sink_->async_write({iov_.data() + iov_next_, iov_.size() - iov_next_},
+                           [self = shared_from_this()](std::error_code ec, std::size_t n) {
+                             self->writing_ = false;
+                             if (self->error_) return self->release_batch();
+                             if (ec) return self->fail(ec);
+                             self->consume(n);
+                             self->flush();
+                           });
+        return;
+      }
+    }
+  }
+
+  // Takes up to max_batch queued frames as the batch to write; false if none.
+  bool start_batch() {
+    if (queue_.empty()) {
+      // An idle peer keeps little of what its last burst needed.
+      if (iov_.capacity() > 64) std::vector<::iovec>().swap(iov_);
+      queue_.trim(64);
+      return false;
+    }
+    if (dropped_unreported_ > 0 && options_.drop_notice) {
+      auto notice = options_.drop_notice(std::exchange(dropped_unreported_, 0));
+      queued_bytes_ += notice.size();
+      queue_.push_back(std::move(notice));
+      for (std::size_t i = queue_.size() - 1; i > 0; --i) std::swap(queue_[i], queue_[i - 1]);
+    }
+    in_flight_ = std::min(queue_.size(), options_.max_batch);
+    iov_.resize(in_flight_);
+    for (std::size_t i = 0; i < in_flight_; ++i)
+      iov_[i] = {const_cast<std::byte*>(queue_[i].data()), queue_[i].size()};
+    iov_next_ = 0;
+    return true;
+  }
+
+  // Accounts for `n` bytes written; true when the whole batch is out (and released).
+  bool consume(std::size_t n) {
+    while (n > 0 && iov_next_ < iov_.size()) {
+      auto& v = iov_[iov_next_];
+      const std::size_t used = std::min(n, v.iov_len);
+      v.iov_base = static_cast<char*>(v.iov_base) + used;
+      v.iov_len -= used;
+      n -= used;
+      if (v.iov_len == 0) ++iov_next_;
+    }
+    while (iov_next_ < iov_.size() && iov_[iov_next_].iov_len == 0) ++iov_next_;
+    if (iov_next_ < iov_.size()) return false;
+    release_batch();
+    return true;
+  }
+
+  void release_batch() {
+    for (; in_flight_ > 0; --in_flight_) {
+      queued_bytes_ -= queue_.front().size();
+      queue_.pop_front();
+    }
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    done_.cancel();
+    if (grace_) grace_->cancel();
+  }
+
+  // Applies the overflow policy; true when `incoming` bytes may be queued.
   bool make_room(std::size_t incoming) {
     if (options_.policy == overflow_policy::disconnect || incoming > options_.max_bytes) {
       fail(error::slow_consumer);
@@ -181,20 +238,23 @@ class outbox : public std::enable_shared_from_this<outbox> {
 
   executor_type ex_;
   outbox_options options_;
-  asio::steady_timer wake_;  // the idle writer waits on it; also the close() grace timer
+  asio::steady_timer done_;                  // run() waits on it until the outbox finishes
+  std::optional<asio::steady_timer> grace_;  // close(): how long flushing may take
+  std::unique_ptr<detail::outbox_sink> sink_;
   detail::ring<shared_buffer> queue_;
-  std::vector<::iovec> iov_;
-  std::function<void()> abort_write_;
+  std::vector<::iovec> iov_;  // the batch being written
+  std::size_t iov_next_ = 0;
   std::size_t queued_bytes_ = 0;
-  std::size_t in_flight_ = 0;  // frames at the head of queue_ being written
+  std::size_t in_flight_ = 0;  // frames at the head of queue_ in the batch
   std::uint64_t dropped_total_ = 0;
   std::uint64_t dropped_unreported_ = 0;
   std::uint64_t writes_ = 0;
-  bool waiting_ = false;
+  bool flush_scheduled_ = false;
+  bool writing_ = false;  // an asynchronous write or wait is pending
   bool closed_ = false;
+  bool finished_ = false;
   std::error_code error_;
 };
-
 // Runs a connection's reader coroutine beside the outbox's writer until both
 // end. When the reader returns, the outbox is closed (what is queued is flushed
 // for at most `grace`); when the writer fails, the outbox closes the stream,
