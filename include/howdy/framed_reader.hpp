@@ -14,14 +14,18 @@
 
 #include <asio/async_result.hpp>
 #include <asio/buffer.hpp>
+#include <asio/awaitable.hpp>
 #include <asio/compose.hpp>
 #include <asio/error.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <tuple>
 
 namespace howdy {
 
@@ -80,6 +84,16 @@ class framed_reader {
   auto async_next(CompletionToken&& token = asio::default_completion_token_t<executor_type>{}) {
     return asio::async_compose<CompletionToken, void(std::error_code, frame)>(
         next_op{*this}, token, stream_);
+  }
+
+  // The coroutine form: a frame already buffered is returned without
+  // suspending, so a session handles all the frames of one read back to back
+  // (their effects, such as broadcasts, then batch up) before it reads again.
+  asio::awaitable<std::tuple<std::error_code, frame>> next() {
+    std::error_code ec;
+    frame f;
+    if (next_buffered(f, ec) || ec) co_return std::tuple{ec, f};
+    co_return co_await async_next(asio::experimental::as_tuple(asio::use_awaitable));
   }
 
  private:

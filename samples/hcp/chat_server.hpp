@@ -209,7 +209,7 @@ class chat_server {
     };
 
     for (;;) {
-      auto [ec, f] = co_await reader.async_next(asio::experimental::as_tuple(asio::use_awaitable));
+      auto [ec, f] = co_await reader.next();
       if (ec) {
         if (ec == howdy::error::frame_too_large) send_error(hcp2::errc::frame_too_large);
         if (ec == howdy::error::malformed_frame) send_error(hcp2::errc::malformed_frame);
@@ -332,7 +332,7 @@ class chat_server {
     howdy::broadcast_hub::subscription subscription;
 
     for (;;) {
-      auto [ec, f] = co_await reader.async_next(asio::experimental::as_tuple(asio::use_awaitable));
+      auto [ec, f] = co_await reader.next();
       if (ec) {
         log_read_end(name ? name.name() : who, ec);
         break;

@@ -11,7 +11,7 @@ int main() {
     howdy::framed_reader reader(socket, howdy::codec::lines());
     auto read_loop = [&]() -> asio::awaitable<void> {
       for (;;) {
-        auto [ec, frame] = co_await reader.async_next(asio::experimental::as_tuple(asio::use_awaitable));
+        auto [ec, frame] = co_await reader.next();
         if (ec) co_return;                            // end_of_stream, frame_too_large, ...
         hub.publish(howdy::shared_buffer::copy_of(frame.bytes), box.get());  // encoded once
       }
