@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -50,7 +51,8 @@ class name_registry {
   };
 
  public:
-  using watcher = std::function<void(const presence_event&)>;
+  // Hears the event and the owner that joined or left.
+  using watcher = std::function<void(const presence_event&, const Owner&)>;
 
   // A claimed name. Destroying it (or release()) frees the name.
   class lease {
@@ -115,7 +117,7 @@ class name_registry {
       ec = error::name_taken;
       return {};
     }
-    notify({presence::joined, it->second.name, ++sequence_});
+    notify({presence::joined, it->second.name, ++sequence_}, it->second.owner);
     return lease(this, std::move(key), std::string(name));
   }
 
@@ -166,12 +168,19 @@ class name_registry {
     return entries_.size();
   }
 
-  // Calls `w` for every later join and leave, in order, while holding the
-  // registry's lock: keep it short (post real work elsewhere), and do not call
-  // back into the registry from it. Returns an id for unwatch().
-  std::uint64_t watch(watcher w) {
+  // Calls `w(event)` or `w(event, owner)` for every later join and leave, in
+  // order, while holding the registry's lock: keep it short (post real work
+  // elsewhere), and do not call back into the registry from it. Returns an id
+  // for unwatch().
+  template <class Watcher>
+  std::uint64_t watch(Watcher w) {
+    watcher wrapped;
+    if constexpr (std::is_invocable_v<Watcher&, const presence_event&, const Owner&>)
+      wrapped = std::move(w);
+    else
+      wrapped = [w = std::move(w)](const presence_event& e, const Owner&) mutable { w(e); };
     std::lock_guard lock(mutex_);
-    watchers_.emplace(++next_watcher_, std::move(w));
+    watchers_.emplace(++next_watcher_, std::move(wrapped));
     return next_watcher_;
   }
 
@@ -195,13 +204,13 @@ class name_registry {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(key);
     if (it == entries_.end()) return;
-    std::string name = std::move(it->second.name);
+    entry gone = std::move(it->second);
     entries_.erase(it);
-    notify({presence::left, std::move(name), ++sequence_});
+    notify({presence::left, std::move(gone.name), ++sequence_}, gone.owner);
   }
 
-  void notify(const presence_event& e) {
-    for (auto& [id, w] : watchers_) w(e);
+  void notify(const presence_event& e, const Owner& owner) {
+    for (auto& [id, w] : watchers_) w(e, owner);
   }
 
   name_rules rules_;

@@ -19,9 +19,11 @@ class watchdog {
   watchdog(asio::any_io_executor ex, std::function<void()> on_expiry)
       : state_(std::make_shared<state>(std::move(ex), std::move(on_expiry))) {}
 
-  watchdog(const watchdog&) = delete;
-  watchdog& operator=(const watchdog&) = delete;
-  ~watchdog() { disarm(); }
+  watchdog(watchdog&&) noexcept = default;
+  watchdog& operator=(watchdog&&) noexcept = default;
+  ~watchdog() {
+    if (state_) disarm();
+  }
 
   // Fires `timeout` from now unless pushed back again; zero disarms.
   void expires_after(clock::duration timeout) {

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,7 +41,7 @@ class chat_server {
         names_(howdy::name_rules{}, {std::string(reserved_names[0]), std::string(reserved_names[1])}),
         hcp2_hub_(pool.executors()),
         hcp1_hub_(pool.executors()) {
-    names_.watch([this](const howdy::presence_event& e) { on_presence(e); });
+    names_.watch([this](const howdy::presence_event& e, const std::shared_ptr<peer>& who) { on_presence(e, who); });
   }
 
   chat_server(const chat_server&) = delete;
@@ -56,26 +57,28 @@ class chat_server {
   asio::awaitable<void> session(socket_type& socket) {
     std::error_code ec;
     const auto peer = socket.remote_endpoint(ec);
-    const std::string who = ec ? std::string("?") : endpoint_text(peer);
+    // The peer's address until it has a name, then its name: what the log calls it.
+    std::string who = ec ? std::string("?") : endpoint_text(peer);
     log_->info("new client connected: {}", who);
 
-    howdy::watchdog handshake(socket.get_executor(), [&] {
-      log_->info("{}: timed out (no accepted name in time, or idle), closing", who);
-      std::error_code ignored;
-      socket.close(ignored);
-    });
-    handshake.expires_after(config_.handshake_timeout);
-
     std::byte first{};
-    auto [peek_ec, n] = co_await socket.async_receive(asio::buffer(&first, 1), socket_type::message_peek,
-                                                      asio::experimental::as_tuple(asio::use_awaitable));
-    if (peek_ec || n == 0) {
-      log_->info("{} disconnected before sending anything", who);
-      co_return;
+    {
+      howdy::watchdog silent(socket.get_executor(), [&] {
+        log_->info("{}: sent nothing within the handshake timeout, closing", who);
+        std::error_code ignored;
+        socket.close(ignored);
+      });
+      silent.expires_after(config_.handshake_timeout);
+      auto [peek_ec, n] = co_await socket.async_receive(asio::buffer(&first, 1), socket_type::message_peek,
+                                                        asio::experimental::as_tuple(asio::use_awaitable));
+      if (peek_ec || n == 0) {
+        log_->info("{} disconnected before sending anything", who);
+        co_return;
+      }
     }
     switch (detect_protocol(first)) {
-      case protocol::hcp2: co_await hcp2_session(socket, who, handshake); break;
-      case protocol::hcp1: co_await hcp1_session(socket, who, handshake); break;
+      case protocol::hcp2: co_await hcp2_session(socket, who); break;
+      case protocol::hcp1: co_await hcp1_session(socket, who); break;
       default:
         log_->warn("{}: unknown protocol (first byte 0x{:02x}), closing", who, std::to_integer<unsigned>(first));
         break;
@@ -124,7 +127,7 @@ class chat_server {
   // Joins and leaves, in the registry's order: HCP/2 clients get JOINED/LEFT,
   // HCP/1 clients the whole list, as HCP/1 defines. Runs under the registry's
   // lock, so publishing here keeps that order on every partition.
-  void on_presence(const howdy::presence_event& e) {
+  void on_presence(const howdy::presence_event& e, const std::shared_ptr<peer>& who) {
     const bool joined = e.change == howdy::presence::joined;
     if (joined) {
       hcp1_list_.push_back(e.name);
@@ -132,8 +135,10 @@ class chat_server {
       std::erase(hcp1_list_, e.name);
       log_->info("{} is offline now", e.name);
     }
+    // A new HCP/2 user learns the list from USERS, not from its own JOINED.
     hcp2_hub_.publish(joined ? frame(hcp2::joined_size(e.name), [&](auto out) { hcp2::write_joined(out, e.name); })
-                             : frame(hcp2::left_size(e.name), [&](auto out) { hcp2::write_left(out, e.name); }));
+                             : frame(hcp2::left_size(e.name), [&](auto out) { hcp2::write_left(out, e.name); }),
+                      who->box.get());
     if (hcp1_hub_.subscriber_count() > 0) {
       hcp1_hub_.publish(frame(hcp1::update_size(hcp1_list_), [&](auto out) { hcp1::write_update(out, hcp1_list_); }));
       log_->debug("sending the user list ({} names) to every HCP/1 user", hcp1_list_.size());
@@ -189,24 +194,39 @@ class chat_server {
 
   // ---- HCP/2 ---------------------------------------------------------------
 
-  asio::awaitable<void> hcp2_session(socket_type& socket, const std::string& who, howdy::watchdog& handshake) {
+  asio::awaitable<void> hcp2_session(socket_type& socket, std::string& who) {
     auto box = make_outbox(socket, wire::hcp2);
-    co_await run_with_writer(socket, *box, hcp2_reader(socket, who, box, handshake), who);
+    co_await run_with_writer(socket, *box, hcp2_reader(socket, who, box), who);
   }
 
-  asio::awaitable<void> hcp2_reader(socket_type& socket, std::string who, std::shared_ptr<howdy::outbox> box,
-                                    howdy::watchdog& deadline) {
+  // Ends a session whose deadline passed: the reader sees the end of its
+  // stream, and what is queued (an HCP/2 error) is still flushed.
+  howdy::watchdog session_deadline(socket_type& socket, const std::string& who, std::function<void()> before_close) {
+    howdy::watchdog w(socket.get_executor(), [this, &socket, &who, before_close = std::move(before_close)] {
+      log_->info("{}: timed out, closing", who);
+      if (before_close) before_close();
+      std::error_code ignored;
+      socket.shutdown(socket_type::shutdown_receive, ignored);
+    });
+    w.expires_after(config_.handshake_timeout);
+    return w;
+  }
+
+  asio::awaitable<void> hcp2_reader(socket_type& socket, std::string& who, std::shared_ptr<howdy::outbox> box) {
     howdy::framed_reader reader(socket, howdy::codec::hcp2{}, {.max_frame_size = config_.max_frame + 4});
     registry::lease name;
     howdy::broadcast_hub::subscription subscription;
     bool greeted = false;
-    bool bye = false;
+    bool close_now = false;
 
     auto send = [&](std::size_t size, auto write) { box->push(frame(size, write)); };
     auto send_error = [&](hcp2::errc code, std::uint32_t ref = 0, std::string_view text = {}) {
       if (text.empty()) text = hcp2::describe(code);
       send(hcp2::error_size(text), [&](auto out) { hcp2::write_error(out, code, ref, text); });
     };
+    auto deadline = session_deadline(socket, who, [&] {
+      send_error(name ? hcp2::errc::idle_timeout : hcp2::errc::handshake_timeout);
+    });
 
     for (;;) {
       auto [ec, f] = co_await reader.next();
@@ -217,6 +237,11 @@ class chat_server {
         break;
       }
       if (name) deadline.expires_after(config_.idle_timeout);
+      const auto type = std::to_integer<std::uint8_t>(f.payload[0]);
+      if (greeted && !hcp2::is_client_frame_type(type)) {
+        send_error(hcp2::errc::unknown_frame_type, 0, "not a client frame type");  // skipped; room to grow
+        continue;
+      }
       const auto parsed = hcp2::parse(f.bytes);
 
       if (!greeted) {
@@ -275,13 +300,19 @@ class chat_server {
           [&](const auto& v) {
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, hcp2::send>) {
+              // A SEND that cannot be well formed closes the connection, as any malformed frame does.
+              auto malformed = [&](std::string_view why) {
+                send_error(hcp2::errc::malformed_frame, v.client_ref, why);
+                close_now = true;
+              };
               if (!name) return send_error(hcp2::errc::not_registered, v.client_ref);
               if (v.kind == hcp2::target_kind::room)
                 return send_error(hcp2::errc::unknown_recipient, v.client_ref, "rooms are not supported yet");
               if (v.kind != hcp2::target_kind::all && v.kind != hcp2::target_kind::user)
-                return send_error(hcp2::errc::malformed_frame, v.client_ref, "unknown target kind");
-              if (v.text.empty() || !is_valid_utf8(v.text))
-                return send_error(hcp2::errc::malformed_frame, v.client_ref, "text must be non-empty UTF-8");
+                return malformed("unknown target kind");
+              if (v.kind == hcp2::target_kind::all && !v.target.empty())
+                return malformed("a SEND to all has no target name");
+              if (v.text.empty() || !is_valid_utf8(v.text)) return malformed("text must be non-empty UTF-8");
               const auto id = next_id_.fetch_add(1, std::memory_order_relaxed) + 1;
               const auto target = v.kind == hcp2::target_kind::all ? std::string_view{} : v.target;
               if (!deliver(name.name(), box.get(), v.kind, target, v.text, id))
@@ -292,7 +323,8 @@ class chat_server {
             } else if constexpr (std::is_same_v<T, hcp2::who>) {
               send_users_to(*box);
             } else if constexpr (std::is_same_v<T, hcp2::bye>) {
-              bye = true;
+              log_->info("{} said goodbye", who);
+              close_now = true;
             } else if constexpr (std::is_same_v<T, hcp2::hello>) {
               send_error(hcp2::errc::malformed_frame, 0, "HELLO was already received");
             } else {
@@ -300,10 +332,7 @@ class chat_server {
             }
           },
           parsed);
-      if (bye) {
-        log_->info("{} said goodbye", who);
-        break;
-      }
+      if (close_now) break;
     }
 
     // Leave: free the name (everyone hears LEFT), stop receiving broadcasts,
@@ -320,16 +349,16 @@ class chat_server {
 
   // ---- HCP/1 ---------------------------------------------------------------
 
-  asio::awaitable<void> hcp1_session(socket_type& socket, const std::string& who, howdy::watchdog& handshake) {
+  asio::awaitable<void> hcp1_session(socket_type& socket, std::string& who) {
     auto box = make_outbox(socket, wire::hcp1);
-    co_await run_with_writer(socket, *box, hcp1_reader(socket, who, box, handshake), who);
+    co_await run_with_writer(socket, *box, hcp1_reader(socket, who, box), who);
   }
 
-  asio::awaitable<void> hcp1_reader(socket_type& socket, std::string who, std::shared_ptr<howdy::outbox> box,
-                                    howdy::watchdog& deadline) {
+  asio::awaitable<void> hcp1_reader(socket_type& socket, std::string& who, std::shared_ptr<howdy::outbox> box) {
     howdy::framed_reader reader(socket, howdy::codec::hcp1{}, {.max_frame_size = config_.max_frame});
     registry::lease name;
     howdy::broadcast_hub::subscription subscription;
+    auto deadline = session_deadline(socket, who, nullptr);  // HCP/1 has no way to say why
 
     for (;;) {
       auto [ec, f] = co_await reader.next();

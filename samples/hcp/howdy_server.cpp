@@ -85,16 +85,8 @@ int main(int argc, char** argv) {
   howdy::tcp_server server(pool, [&](asio::ip::tcp::socket& s) { return chat.session(s); }, server_options);
   server.on_problem([&](const std::string& what) { log->warn("{}", what); });
 
-  if (auto listen_ec = server.listen({address, static_cast<std::uint16_t>(port)}))
-    fail("cannot listen on " + host + ":" + std::to_string(port) + ": " + listen_ec.message(), 1);
-  const auto bound = server.local_endpoint();
-  const std::string shown = bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string();
-  std::printf("listening on %s:%u\n", shown.c_str(), static_cast<unsigned>(bound.port()));
-  std::fflush(stdout);
-  log->info("listening on {}:{} with {} thread(s)", shown, bound.port(), threads);
-  server.start();
-
   // SIGINT/SIGTERM: stop accepting, let sessions flush for a bounded time, stop.
+  // Installed before the ready line, so a signal right after it is handled.
   asio::signal_set signals(pool.context(0), SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code sig_ec, int signal) {
     if (sig_ec) return;
@@ -107,6 +99,15 @@ int main(int argc, char** argv) {
                      pool.stop();
                    });
   });
+
+  if (auto listen_ec = server.listen({address, static_cast<std::uint16_t>(port)}))
+    fail("cannot listen on " + host + ":" + std::to_string(port) + ": " + listen_ec.message(), 1);
+  const auto bound = server.local_endpoint();
+  const std::string shown = bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string();
+  std::printf("listening on %s:%u\n", shown.c_str(), static_cast<unsigned>(bound.port()));
+  std::fflush(stdout);
+  log->info("listening on {}:{} with {} thread(s)", shown, bound.port(), threads);
+  server.start();
 
   pool.run();
   return 0;
