@@ -1,0 +1,380 @@
+// howdy-client: the terminal UI (ncursesw). Four windows, so output never
+// lands in the line being typed:
+//
+//   +------------------------------------------+-----------+
+//   | messages (scrollback: PgUp/PgDn)         | Online (n)|
+//   |                                          | users     |
+//   +------------------------------------------+-----------+
+//   | status bar                                           |
+//   | > input line                                         |
+//   +------------------------------------------------------+
+//
+// Every change redraws what it touched and then the input window, last, so
+// the cursor always ends up in the input line. All curses calls happen on the
+// io_context's thread: keys are read when the terminal becomes readable (an
+// asio wait on a dup of fd 0), never from another thread.
+#pragma once
+
+#include "client_session.hpp"
+#include "client_text.hpp"
+
+#include <asio/posix/stream_descriptor.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <curses.h>
+
+namespace hcp::client {
+
+class curses_view final : public view {
+ public:
+  struct callbacks {
+    std::function<void(std::string)> line;  // Enter on a non-empty line
+    std::function<void()> quit;             // Ctrl-C arriving as a key
+  };
+
+  // Starts curses on the terminal; throws std::runtime_error if it cannot
+  // (unknown TERM...). The caller must have called setlocale(LC_ALL, "").
+  curses_view(asio::any_io_executor ex, std::string title, callbacks cb)
+      : title_(widen(title)), cb_(std::move(cb)), tty_(ex) {
+    screen_ = newterm(nullptr, stdout, stdin);
+    if (!screen_) throw std::runtime_error("cannot start the terminal UI (is TERM set correctly?)");
+    set_term(screen_);
+    cbreak();   // keys arrive one by one; Ctrl-C and Ctrl-Z still send their signals
+    noecho();
+    set_escdelay(25);  // Esc-prefixed keys (arrows...) need no long wait
+    keypad(stdscr, TRUE);   // keys are read from stdscr only while the screen is
+    nodelay(stdscr, TRUE);  // too small for an input window
+    layout();
+    if (!input_) {
+      shutdown();
+      throw std::runtime_error("cannot start the terminal UI (the terminal is too small?)");
+    }
+    const int fd = ::dup(STDIN_FILENO);  // the descriptor owns (and closes) the dup, never fd 0
+    if (fd < 0) {
+      shutdown();
+      throw std::runtime_error("cannot watch the terminal for keys");
+    }
+    tty_.assign(fd);
+    wait_for_keys();
+  }
+
+  curses_view(const curses_view&) = delete;
+  curses_view& operator=(const curses_view&) = delete;
+
+  ~curses_view() override { shutdown(); }
+
+  // ---- view ---------------------------------------------------------------
+
+  void show(std::string_view line) override {
+    history_.push_back(widen(line));
+    if (history_.size() > max_history) history_.pop_front();
+    // Scrolled back: keep the same rows on screen while new ones arrive below.
+    if (scroll_ > 0 && msg_) scroll_ += static_cast<int>(wrap(history_.back(), getmaxx(msg_)).size());
+    draw_messages();
+    draw_status();
+    finish_drawing();
+  }
+
+  void users_changed(const std::set<std::string>& users, std::string_view me) override {
+    users_.assign(users.begin(), users.end());
+    me_ = std::string(me);
+    draw_users();
+    draw_status();
+    finish_drawing();
+  }
+
+  void input_mode(std::string_view mode) override {
+    prompt_ = mode == "name" ? L"Your name: " : mode == "chat" ? L"> " : L"";
+    if (mode == "name") show("Choose a name and press Enter:");
+    finish_drawing();
+  }
+
+  // ---- the rest -----------------------------------------------------------
+
+  // After a terminal resize (SIGWINCH, which the caller catches so that keys
+  // need not be polled): takes the new size and lays the windows out again.
+  void resized() {
+    struct winsize ws {};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+      resizeterm(ws.ws_row, ws.ws_col);
+    layout();
+  }
+
+  // The session is over: the next key (any) calls `done`.
+  void wait_for_any_key(std::function<void()> done) {
+    prompt_ = L"";
+    any_key_ = std::move(done);
+    finish_drawing();
+  }
+
+ private:
+  static constexpr std::size_t max_history = 5000;     // lines kept for scrollback
+  static constexpr std::size_t max_input = 16 * 1024;  // characters in the input line
+  static constexpr std::size_t max_recall = 100;       // lines kept for Up/Down
+
+  static std::wstring widen(std::string_view utf8) {
+    std::wstring w;
+    for (char32_t cp : decode_utf8(utf8)) w += static_cast<wchar_t>(cp);
+    return w;
+  }
+
+  void shutdown() noexcept {
+    std::error_code ignored;
+    tty_.cancel(ignored);
+    tty_.close(ignored);
+    if (!screen_) return;
+    destroy_windows();
+    endwin();
+    delscreen(screen_);
+    screen_ = nullptr;
+  }
+
+  void destroy_windows() {
+    for (WINDOW** w : {&msg_, &side_, &status_, &input_})
+      if (*w) {
+        delwin(*w);
+        *w = nullptr;
+      }
+  }
+
+  // (Re)creates the windows for the current terminal size. Tiny terminals
+  // get fewer windows rather than broken ones.
+  void layout() {
+    destroy_windows();
+    int rows = 0;
+    int cols = 0;
+    getmaxyx(stdscr, rows, cols);
+    rows = std::max(rows, 1);
+    cols = std::max(cols, 1);
+    const int side_w = cols >= 50 ? std::clamp(cols / 4, 14, 28) : 0;  // users pane, with its border column
+    const int msg_w = cols - side_w;
+    if (rows >= 3) msg_ = newwin(rows - 2, msg_w, 0, 0);
+    if (rows >= 3 && side_w > 0) side_ = newwin(rows - 2, side_w, 0, msg_w);
+    if (rows >= 2) status_ = newwin(1, cols, rows - 2, 0);
+    input_ = newwin(1, cols, rows - 1, 0);
+    if (!input_) return;  // nothing can be drawn; the next resize tries again
+    keypad(input_, TRUE);    // arrows, PgUp... as KEY_* codes
+    nodelay(input_, TRUE);   // reading keys never blocks the io_context
+    clearok(curscr, TRUE);   // repaint everything: the old layout may be on screen
+    draw_messages();
+    draw_users();
+    draw_status();
+    finish_drawing();
+  }
+
+  // Writes `text` at (y, x), cut to `width` cells.
+  static void put(WINDOW* w, int y, int x, std::wstring_view text, int width) {
+    int used = 0;
+    std::size_t n = 0;
+    while (n < text.size() && used + cell_width(text[n]) <= width) used += cell_width(text[n++]);
+    if (n > 0) mvwaddnwstr(w, y, x, text.data(), static_cast<int>(n));
+  }
+
+  void draw_messages() {
+    if (!msg_) return;
+    werase(msg_);
+    const int h = getmaxy(msg_);
+    const int w = getmaxx(msg_);
+    // Rows from the bottom up, only as many as the view needs.
+    std::vector<std::wstring> rows_up;
+    const std::size_t need = static_cast<std::size_t>(scroll_ + h);
+    for (auto it = history_.rbegin(); it != history_.rend() && rows_up.size() < need; ++it) {
+      auto rows = wrap(*it, w);
+      for (auto r = rows.rbegin(); r != rows.rend(); ++r) rows_up.push_back(std::move(*r));
+    }
+    // Cannot scroll past the oldest line.
+    scroll_ = std::clamp(scroll_, 0, std::max(0, static_cast<int>(rows_up.size()) - h));
+    const int shown = std::min(h, static_cast<int>(rows_up.size()) - scroll_);
+    for (int i = 0; i < shown; ++i) put(msg_, shown - 1 - i, 0, rows_up[static_cast<std::size_t>(scroll_ + i)], w);
+    wnoutrefresh(msg_);
+  }
+
+  void draw_users() {
+    if (!side_) return;
+    werase(side_);
+    const int h = getmaxy(side_);
+    const int w = getmaxx(side_) - 2;  // border column and a space
+    mvwvline(side_, 0, 0, ACS_VLINE, h);
+    wattron(side_, A_BOLD);
+    put(side_, 0, 2, L"Online (" + std::to_wstring(users_.size()) + L")", w);
+    wattroff(side_, A_BOLD);
+    for (std::size_t i = 0; i < users_.size(); ++i) {
+      const int y = static_cast<int>(i) + 1;
+      if (y >= h) break;
+      if (y == h - 1 && i + 1 < users_.size()) {
+        put(side_, y, 2, L"+" + std::to_wstring(users_.size() - i) + L" more", w);
+        break;
+      }
+      const bool me = users_[i] == me_;
+      if (me) wattron(side_, A_BOLD);
+      put(side_, y, 2, widen(users_[i]) + (me ? L" (you)" : L""), w);
+      if (me) wattroff(side_, A_BOLD);
+    }
+    wnoutrefresh(side_);
+  }
+
+  void draw_status() {
+    if (!status_) return;
+    const int w = getmaxx(status_);
+    wbkgd(status_, A_REVERSE);
+    werase(status_);
+    std::wstring left = L" " + title_;
+    if (!me_.empty()) left += L"  as " + widen(me_);
+    const std::wstring right = scroll_ > 0 ? L"scrolled back: PgDn for newer " : L"PgUp/PgDn scroll  /help  /quit ";
+    put(status_, 0, 0, left, w);
+    const int right_w = cell_width(right);
+    if (cell_width(left) + 2 + right_w <= w) put(status_, 0, w - right_w, right, right_w);
+    wnoutrefresh(status_);
+  }
+
+  // Draws the input line, scrolled sideways so the cursor stays visible, and
+  // puts the cursor there. Always last, so the terminal cursor ends up here.
+  void finish_drawing() {
+    if (!input_) return;
+    werase(input_);
+    const int w = getmaxx(input_);
+    const int prompt_w = std::min(cell_width(prompt_), std::max(0, w - 2));
+    put(input_, 0, 0, prompt_, prompt_w);
+    const int room = std::max(1, w - prompt_w - 1);
+    if (cursor_ < first_shown_) first_shown_ = cursor_;
+    while (cell_width(std::wstring_view(input_line_).substr(first_shown_, cursor_ - first_shown_)) > room - 1)
+      ++first_shown_;
+    put(input_, 0, prompt_w, std::wstring_view(input_line_).substr(first_shown_), room);
+    const int cursor_x = prompt_w + cell_width(std::wstring_view(input_line_).substr(first_shown_, cursor_ - first_shown_));
+    wmove(input_, 0, std::min(cursor_x, w - 1));
+    wnoutrefresh(input_);
+    doupdate();
+  }
+
+  // ---- keys ---------------------------------------------------------------
+
+  void wait_for_keys() {
+    tty_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code ec) {
+      if (ec) return;  // cancelled: the view is going away, do not touch it
+      read_keys();
+      if (screen_) wait_for_keys();
+    });
+  }
+
+  void read_keys() {
+    for (;;) {
+      wint_t ch = 0;
+      const int kind = wget_wch(input_ ? input_ : stdscr, &ch);
+      if (kind == ERR) break;  // nothing more buffered
+      if (any_key_) {
+        auto done = std::move(any_key_);
+        any_key_ = nullptr;
+        return done();
+      }
+      if (kind == KEY_CODE_YES)
+        on_key(static_cast<int>(ch));
+      else
+        on_char(static_cast<wchar_t>(ch));
+    }
+    finish_drawing();
+  }
+
+  void on_key(int key) {
+    switch (key) {
+      case KEY_ENTER: return submit();
+      case KEY_BACKSPACE: return erase_before_cursor();
+      case KEY_DC: return erase_at_cursor();
+      case KEY_LEFT: if (cursor_ > 0) --cursor_; return;
+      case KEY_RIGHT: if (cursor_ < input_line_.size()) ++cursor_; return;
+      case KEY_HOME: cursor_ = 0; return;
+      case KEY_END: cursor_ = input_line_.size(); return;
+      case KEY_UP: return recall(-1);
+      case KEY_DOWN: return recall(+1);
+      case KEY_PPAGE: return scroll_by(+page());
+      case KEY_NPAGE: return scroll_by(-page());
+      case KEY_RESIZE: return resized();
+      default: return;
+    }
+  }
+
+  void on_char(wchar_t ch) {
+    switch (ch) {
+      case L'\n': case L'\r': return submit();
+      case 0x7F: case 0x08: return erase_before_cursor();  // Backspace as DEL or ^H
+      case 0x01: cursor_ = 0; return;                       // ^A
+      case 0x05: cursor_ = input_line_.size(); return;      // ^E
+      case 0x15: input_line_.clear(); cursor_ = 0; return;  // ^U
+      case 0x0C: clearok(curscr, TRUE); layout(); return;   // ^L: repaint
+      case 0x03: if (cb_.quit) cb_.quit(); return;          // ^C without a signal (raw terminals)
+      default: break;
+    }
+    if (is_control(static_cast<char32_t>(ch)) || input_line_.size() >= max_input) return;
+    input_line_.insert(cursor_++, 1, ch);
+  }
+
+  void submit() {
+    if (input_line_.empty()) return;
+    if (recall_.empty() || recall_.back() != input_line_) recall_.push_back(input_line_);
+    if (recall_.size() > max_recall) recall_.pop_front();
+    recall_at_ = recall_.size();
+    auto line = encode_utf8(input_line_);
+    input_line_.clear();
+    cursor_ = first_shown_ = 0;
+    scroll_ = 0;  // sending jumps back to the newest messages
+    draw_messages();
+    draw_status();
+    if (cb_.line) cb_.line(std::move(line));
+  }
+
+  void erase_before_cursor() {
+    if (cursor_ == 0) return;
+    input_line_.erase(--cursor_, 1);
+  }
+
+  void erase_at_cursor() {
+    if (cursor_ < input_line_.size()) input_line_.erase(cursor_, 1);
+  }
+
+  // Up/Down: earlier lines sent, as in a shell.
+  void recall(int step) {
+    if (recall_.empty()) return;
+    const auto next = static_cast<long>(recall_at_) + step;
+    if (next < 0 || next > static_cast<long>(recall_.size())) return;
+    recall_at_ = static_cast<std::size_t>(next);
+    input_line_ = recall_at_ < recall_.size() ? recall_[recall_at_] : std::wstring();
+    cursor_ = input_line_.size();
+  }
+
+  int page() const { return msg_ ? std::max(1, getmaxy(msg_) - 1) : 1; }
+
+  void scroll_by(int rows) {
+    scroll_ = std::max(0, scroll_ + rows);
+    draw_messages();  // clamps at the oldest line
+    draw_status();
+  }
+
+  std::wstring title_;
+  callbacks cb_;
+  asio::posix::stream_descriptor tty_;
+  SCREEN* screen_ = nullptr;
+  WINDOW* msg_ = nullptr;
+  WINDOW* side_ = nullptr;
+  WINDOW* status_ = nullptr;
+  WINDOW* input_ = nullptr;
+
+  std::deque<std::wstring> history_;  // message lines, oldest first
+  int scroll_ = 0;                    // rows scrolled back from the newest
+  std::vector<std::string> users_;
+  std::string me_;
+  std::wstring prompt_;
+  std::wstring input_line_;
+  std::size_t cursor_ = 0;       // in characters
+  std::size_t first_shown_ = 0;  // first character of the input line on screen
+  std::deque<std::wstring> recall_;
+  std::size_t recall_at_ = 0;
+  std::function<void()> any_key_;
+};
+
+}  // namespace hcp::client

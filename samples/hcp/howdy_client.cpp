@@ -1,0 +1,332 @@
+// howdy-client: the console chat client (HCP/2, or HCP/1 with --protocol hcp1).
+//
+// On a terminal it runs an ncurses UI (client_curses.hpp). Otherwise (stdin
+// not a terminal, e.g. a pipe or a file) it is a plain line-oriented program:
+// each input line is a name proposal or a chat line, and each event is one
+// line on stdout, flushed at once, so scripts and tests can drive it.
+#include "client_curses.hpp"
+#include "client_session.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/signal_set.hpp>
+#include <cxxopts.hpp>
+
+#include <cerrno>
+#include <charconv>
+#include <clocale>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+using namespace hcp::client;
+
+[[noreturn]] void fail(const std::string& message, int status = 2) {
+  std::cerr << "howdy-client: " << message << "\n";
+  std::exit(status);
+}
+
+struct settings {
+  std::string host;
+  std::uint16_t port = hcp::default_port;
+  std::optional<std::string> name;
+  wire protocol = wire::hcp2;
+  double connect_timeout_s = 10;
+};
+
+settings parse_options(int argc, char** argv) {
+  cxxopts::Options options("howdy-client", "The Howdy chat client (HCP/2 or HCP/1). On a terminal: a full-screen UI; "
+                                           "otherwise one input line in, one event line out.");
+  // Numbers are read as strings so that a bad value gets our own clear message.
+  options.add_options()
+    ("host", "server address or host name", cxxopts::value<std::string>()->default_value("127.0.0.1"))
+    ("port", "server TCP port", cxxopts::value<std::string>()->default_value(std::to_string(hcp::default_port)))
+    ("name", "the name to ask for (if absent, you are asked)", cxxopts::value<std::string>())
+    ("protocol", "hcp2 or hcp1", cxxopts::value<std::string>()->default_value("hcp2"))
+    ("connect-timeout", "seconds to keep trying to connect", cxxopts::value<std::string>()->default_value("10"))
+    ("h,help", "show this help");
+
+  cxxopts::ParseResult args;
+  try {
+    args = options.parse(argc, argv);
+  } catch (const std::exception& e) {
+    fail(std::string(e.what()) + " (see --help)");
+  }
+  if (args.count("help")) {
+    std::cout << options.help() << "\n";
+    std::exit(0);
+  }
+  if (!args.unmatched().empty()) fail("unexpected argument '" + args.unmatched().front() + "' (see --help)");
+
+  settings s;
+  s.host = args["host"].as<std::string>();
+  if (s.host.empty()) fail("--host must not be empty");
+
+  const auto port_text = args["port"].as<std::string>();
+  unsigned port = 0;
+  const auto [port_end, port_ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_ec != std::errc{} || port_end != port_text.data() + port_text.size() || port < 1 || port > 65535)
+    fail("--port must be a whole number from 1 to 65535, not '" + port_text + "'");
+  s.port = static_cast<std::uint16_t>(port);
+
+  if (args.count("name")) {
+    auto name = args["name"].as<std::string>();
+    if (name.size() > hcp::name_field_size)
+      fail("--name is " + std::to_string(name.size()) + " bytes long; names are at most " +
+           std::to_string(hcp::name_field_size) + " bytes");
+    if (!hcp::is_valid_name(name)) fail("--name must be 1 to 64 bytes of UTF-8 without control characters");
+    s.name = std::move(name);
+  }
+
+  const auto protocol = args["protocol"].as<std::string>();
+  if (protocol == "hcp1") s.protocol = wire::hcp1;
+  else if (protocol != "hcp2") fail("--protocol must be 'hcp2' or 'hcp1', not '" + protocol + "'");
+
+  const auto timeout_text = args["connect-timeout"].as<std::string>();
+  double timeout = -1;
+  const auto [t_end, t_ec] = std::from_chars(timeout_text.data(), timeout_text.data() + timeout_text.size(), timeout);
+  if (t_ec != std::errc{} || t_end != timeout_text.data() + timeout_text.size() || !std::isfinite(timeout) ||
+      timeout < 0 || timeout > 86400)
+    fail("--connect-timeout must be a number of seconds from 0 to 86400, not '" + timeout_text + "'");
+  s.connect_timeout_s = timeout;
+  return s;
+}
+
+std::string seconds_text(double s) {
+  std::ostringstream out;
+  out << s;
+  return out.str();
+}
+
+// Line mode output: each event on its own line, flushed at once so a reader
+// on the other end of a pipe sees it as it happens.
+class line_view final : public view {
+ public:
+  void show(std::string_view line) override {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  }
+};
+
+// Line mode input: a thread reads stdin with plain read(2) (works for pipes,
+// terminals and regular files alike, which an asio descriptor does not) and
+// posts each line to the io_context. The thread may still be blocked in read
+// when the client is done; it is detached, and `close()` makes sure it never
+// posts to an io_context that is gone.
+class stdin_lines : public std::enable_shared_from_this<stdin_lines> {
+ public:
+  using line_handler = std::function<void(std::string)>;
+  using end_handler = std::function<void()>;
+
+  void start(asio::any_io_executor ex, line_handler on_line, end_handler on_end) {
+    // The thread blocks every signal, so SIGINT/SIGTERM reach asio's handler
+    // and never interrupt its read.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    std::thread([self = shared_from_this(), ex, on_line, on_end] { self->read_all(ex, on_line, on_end); }).detach();
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+
+ private:
+  static constexpr std::size_t max_line = 1024 * 1024;  // a longer "line" is cut (and then refused as too long)
+
+  void read_all(asio::any_io_executor ex, line_handler on_line, end_handler on_end) {
+    std::string buffer;
+    char chunk[4096];
+    for (;;) {
+      const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      buffer.append(chunk, static_cast<std::size_t>(n));
+      std::size_t start = 0;
+      for (std::size_t nl; (nl = buffer.find('\n', start)) != std::string::npos; start = nl + 1)
+        if (!deliver(ex, [on_line, l = buffer.substr(start, nl - start)]() mutable { on_line(std::move(l)); })) return;
+      buffer.erase(0, start);
+      if (buffer.size() >= max_line) {
+        if (!deliver(ex, [on_line, l = std::move(buffer)]() mutable { on_line(std::move(l)); })) return;
+        buffer.clear();
+      }
+    }
+    if (!buffer.empty())  // a last line without its newline
+      if (!deliver(ex, [on_line, l = std::move(buffer)]() mutable { on_line(std::move(l)); })) return;
+    deliver(ex, on_end);
+  }
+
+  template <class F>
+  bool deliver(const asio::any_io_executor& ex, F&& f) {
+    std::lock_guard lock(mutex_);
+    if (closed_) return false;
+    asio::post(ex, std::forward<F>(f));
+    return true;
+  }
+
+  std::mutex mutex_;
+  bool closed_ = false;
+};
+
+int run(const settings& s, bool terminal) {
+  asio::io_context io;
+  // Caught through asio before curses starts, so that curses installs no
+  // handlers of its own for them: Ctrl-C quits cleanly, and a resize wakes
+  // the io_context instead of waiting for the next key.
+  asio::signal_set interrupts(io, SIGINT, SIGTERM);
+  std::optional<asio::signal_set> resizes;
+  if (terminal) resizes.emplace(io, SIGWINCH);
+
+  tcp::socket socket(io);
+  std::unique_ptr<view> out;
+  curses_view* ui = nullptr;
+  std::unique_ptr<session> chat;
+  std::shared_ptr<stdin_lines> input;
+  int status = 1;
+  bool finished = false;
+  std::string farewell;  // printed after the UI is gone (terminal mode)
+
+  std::exception_ptr failure;
+
+  // Every way into the session from outside its coroutines goes through here:
+  // an exception ends the session (its coroutines finish) and is rethrown
+  // after io.run(), never from inside it with coroutines still suspended.
+  auto guarded = [&](auto&& f) {
+    try {
+      f();
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+      if (chat && !finished) chat->abort();
+      else io.stop();
+    }
+  };
+
+  const std::string address = host_port(s.host, s.port);
+  auto interrupt = [&] {
+    guarded([&] {
+      if (chat && !finished) {
+        chat->on_interrupt();
+      } else {
+        if (!chat) farewell = "interrupted";
+        io.stop();
+      }
+    });
+  };
+
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    for (;;) {
+      auto [ec, signal] = co_await interrupts.async_wait(as_tuple_awaitable);
+      if (ec) co_return;
+      interrupt();
+    }
+  }, asio::detached);
+  if (resizes)
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      for (;;) {
+        auto [ec, signal] = co_await resizes->async_wait(as_tuple_awaitable);
+        if (ec) co_return;
+        if (ui) guarded([&] { ui->resized(); });
+      }
+    }, asio::detached);
+
+  auto client = [&]() -> asio::awaitable<int> {
+    const auto timeout = std::chrono::milliseconds(static_cast<long long>(std::llround(s.connect_timeout_s * 1000)));
+    const auto ec = co_await connect_with_retries(socket, s.host, s.port, timeout, [&](std::error_code first) {
+      std::cerr << "howdy-client: cannot reach " << address << ": " << first.message() << "; retrying for up to "
+                << seconds_text(s.connect_timeout_s) << " s\n";
+    });
+    if (ec) {
+      farewell = "cannot reach " + address + ": " + ec.message() + " (gave up after " +
+                 seconds_text(s.connect_timeout_s) + " s)";
+      co_return 1;
+    }
+
+    session_options options;
+    options.protocol = s.protocol;
+    options.address = address;
+    options.name = s.name;
+    if (terminal) {
+      const std::string title = "howdy-client " + address + (s.protocol == wire::hcp1 ? " HCP/1" : " HCP/2");
+      auto view = std::make_unique<curses_view>(
+          io.get_executor(), title,
+          curses_view::callbacks{[&](std::string line) { guarded([&] { chat->on_line(std::move(line)); }); },
+                                 interrupt});
+      ui = view.get();
+      out = std::move(view);
+    } else {
+      out = std::make_unique<line_view>();
+    }
+    chat = std::make_unique<session>(socket, *out, std::move(options));
+    if (!terminal) {
+      input = std::make_shared<stdin_lines>();
+      input->start(io.get_executor(), [&](std::string line) { guarded([&] { chat->on_line(std::move(line)); }); },
+                   [&] { guarded([&] { chat->on_end_of_input(); }); });
+    }
+    co_return co_await chat->run();
+  };
+
+  asio::co_spawn(io, client(), [&](std::exception_ptr e, int result) {
+    status = result;
+    finished = true;
+    if (e && !failure) failure = e;
+    if (!e && !ui && chat && !chat->lost() && !chat->named()) farewell = "no name was accepted";
+    if (!failure && ui && chat && chat->lost()) {
+      // Leave the last messages readable until the user has seen them.
+      farewell = chat->last_line();
+      ui->show("Press any key to exit.");
+      ui->wait_for_any_key([&] { io.stop(); });
+      return;
+    }
+    io.stop();
+  });
+
+  try {
+    io.run();
+  } catch (...) {
+    // Not expected (see `guarded`): coroutines may still be suspended in `io`
+    // and use the session, so do not unwind them; restore the terminal and go.
+    if (input) input->close();
+    out.reset();
+    std::cerr << "howdy-client: internal error\n";
+    std::_Exit(1);
+  }
+  if (input) input->close();
+  chat.reset();
+  out.reset();  // ends curses: the terminal is back to normal before anything else is printed
+  if (failure) std::rethrow_exception(failure);
+  if (!farewell.empty()) std::cerr << "howdy-client: " << farewell << "\n";
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const settings s = parse_options(argc, argv);
+  // The UI needs a terminal on both ends; with stdin or stdout redirected the
+  // client is a line-oriented program instead.
+  const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+  if (terminal) std::setlocale(LC_ALL, "");  // ncursesw draws UTF-8 only in a UTF-8 locale
+  try {
+    return run(s, terminal);
+  } catch (const std::exception& e) {
+    std::cerr << "howdy-client: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "howdy-client: unexpected error\n";
+  }
+  return 1;
+}
