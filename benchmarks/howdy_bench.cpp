@@ -938,7 +938,10 @@ std::string handshake_bytes(conn const& c)
     auto const& ch = c.run.opt.channel;
     bool const sub = c.kind == role::subscriber;
     switch (c.run.opt.proto) {
-    case protocol::hcp2: return hcp::hcp2::encode_hello() + hcp::hcp2::encode_name(c.name);
+    // Like Redis and NATS subscribers, ours ask for no presence events (see docs/protocol.md).
+    case protocol::hcp2:
+        return hcp::hcp2::encode_hello(hcp::hcp2::version, hcp::hcp2::hello_no_presence)
+            + hcp::hcp2::encode_name(c.name);
     case protocol::hcp1: return hcp::hcp1::encode_proposal(c.name);
     case protocol::redis:
         return sub ? "*2\r\n$9\r\nSUBSCRIBE\r\n$" + std::to_string(ch.size()) + "\r\n" + ch + "\r\n"

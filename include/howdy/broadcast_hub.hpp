@@ -74,6 +74,7 @@ class broadcast_hub {
   // Delivers `frame` to every subscriber but `except`. Thread-safe; never
   // waits. Frames from one publisher reach every subscriber in publish order.
   void publish(shared_buffer frame, const outbox* except = nullptr) {
+    if (subscriber_count() == 0) return;
     for (auto& part : partitions_) {
       asio::post(part->ex, [p = part.get(), frame, except] {
         for (slot* s : p->members)

@@ -40,6 +40,7 @@ class chat_server {
         log_(std::move(log)),
         names_(howdy::name_rules{}, {std::string(reserved_names[0]), std::string(reserved_names[1])}),
         hcp2_hub_(pool.executors()),
+        hcp2_presence_hub_(pool.executors()),
         hcp1_hub_(pool.executors()) {
     names_.watch([this](const howdy::presence_event& e, const std::shared_ptr<peer>& who) { on_presence(e, who); });
   }
@@ -136,7 +137,9 @@ class chat_server {
       log_->info("{} is offline now", e.name);
     }
     // A new HCP/2 user learns the list from USERS, not from its own JOINED.
-    hcp2_hub_.publish(joined ? frame(hcp2::joined_size(e.name), [&](auto out) { hcp2::write_joined(out, e.name); })
+    // Presence has its own hub (same partitions, so it stays in order with
+    // messages) because clients may opt out of it.
+    hcp2_presence_hub_.publish(joined ? frame(hcp2::joined_size(e.name), [&](auto out) { hcp2::write_joined(out, e.name); })
                              : frame(hcp2::left_size(e.name), [&](auto out) { hcp2::write_left(out, e.name); }),
                       who->box.get());
     if (hcp1_hub_.subscriber_count() > 0) {
@@ -216,7 +219,9 @@ class chat_server {
     howdy::framed_reader reader(socket, howdy::codec::hcp2{}, {.max_frame_size = config_.max_frame + 4});
     registry::lease name;
     howdy::broadcast_hub::subscription subscription;
+    howdy::broadcast_hub::subscription presence;
     bool greeted = false;
+    bool wants_presence = true;
     bool close_now = false;
 
     auto send = [&](std::size_t size, auto write) { box->push(frame(size, write)); };
@@ -252,6 +257,7 @@ class chat_server {
           break;
         }
         greeted = true;
+        wants_presence = (hello->flags & hcp2::hello_no_presence) == 0;
         send(hcp2::welcome_size(config_.server_info),
              [&](auto out) { hcp2::write_welcome(out, config_.max_frame, config_.server_info); });
         continue;
@@ -276,9 +282,11 @@ class chat_server {
         std::error_code claim_ec;
         // Subscribe and claim in one step on this executor: no event can slip between them.
         subscription = hcp2_hub_.subscribe(*box);
+        if (wants_presence) presence = hcp2_presence_hub_.subscribe(*box);
         name = names_.claim(n->value, std::make_shared<peer>(peer{box, wire::hcp2}), claim_ec);
         if (claim_ec) {
           subscription.reset();
+          presence.reset();
           const auto code = claim_ec == howdy::error::name_taken      ? hcp2::errc::name_taken
                             : claim_ec == howdy::error::name_reserved ? hcp2::errc::name_reserved
                                                                       : hcp2::errc::malformed_username;
@@ -291,7 +299,7 @@ class chat_server {
         log_->info("username accepted: {} from {}", name.name(), who);
         who = name.name();
         send(hcp2::name_ok_size(name.name()), [&](auto out) { hcp2::write_name_ok(out, name.name()); });
-        send_users_to(*box);
+        if (wants_presence) send_users_to(*box);
         deadline.expires_after(config_.idle_timeout);
         continue;
       }
@@ -338,6 +346,7 @@ class chat_server {
     // Leave: free the name (everyone hears LEFT), stop receiving broadcasts,
     // then flush what is owed and close.
     subscription.reset();
+    presence.reset();
     name.release();
     if (stopping_) send_error(hcp2::errc::shutting_down);
   }
@@ -435,7 +444,8 @@ class chat_server {
   server_config config_;
   std::shared_ptr<spdlog::logger> log_;
   registry names_;
-  howdy::broadcast_hub hcp2_hub_;
+  howdy::broadcast_hub hcp2_hub_;           // messages to everyone
+  howdy::broadcast_hub hcp2_presence_hub_;  // JOINED / LEFT, for those who want them
   howdy::broadcast_hub hcp1_hub_;
   std::vector<std::string> hcp1_list_;  // in join order; guarded by the registry's lock
   std::atomic<std::uint64_t> next_id_{0};

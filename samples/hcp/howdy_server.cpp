@@ -5,6 +5,8 @@
 #include <cxxopts.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <sys/resource.h>
+
 #include <charconv>
 #include <cstdio>
 #include <iostream>
@@ -79,6 +81,18 @@ int main(int argc, char** argv) {
   auto log = spdlog::stderr_color_mt("howdy");
   log->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
   log->set_level(args.count("quiet") ? spdlog::level::warn : args.count("verbose") ? spdlog::level::debug : spdlog::level::info);
+
+  // Each connection is a file descriptor: ask for what the limit allows (as Redis does).
+  if (rlimit fds{}; ::getrlimit(RLIMIT_NOFILE, &fds) == 0) {
+    const rlim_t wanted = static_cast<rlim_t>(server_options.max_connections) + 64;
+    if (fds.rlim_cur < wanted) {
+      fds.rlim_cur = std::min(wanted, fds.rlim_max);
+      ::setrlimit(RLIMIT_NOFILE, &fds);
+    }
+    if (fds.rlim_cur < wanted)
+      log->warn("only {} file descriptors allowed (ulimit -n): fewer than --max-connections {} can connect",
+                fds.rlim_cur, server_options.max_connections);
+  }
 
   howdy::io_context_pool pool(threads);
   hcp::chat_server chat(pool, config, log);

@@ -850,6 +850,9 @@ inline std::string encode_error(errc code, std::uint32_t client_ref, std::string
 // or a frame allowed in the current state is the server's decision.
 
 struct hello { std::uint8_t version; std::uint32_t flags; };
+
+// HELLO flag bits. A server ignores bits it does not know.
+inline constexpr std::uint32_t hello_no_presence = 0x1;  // no JOINED/LEFT: for bots and load generators
 struct name { std::string_view value; };
 struct send { std::uint32_t client_ref; target_kind kind; std::string_view target; std::string_view text; };
 struct ping { std::uint64_t token; };
