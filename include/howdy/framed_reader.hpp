@@ -135,7 +135,9 @@ class framed_reader {
   // filling the buffer or a frame is larger than it.
   asio::mutable_buffer prepare() {
     const std::size_t used = end_ - begin_;
-    const std::size_t limit = std::max(options_.max_frame_size, options_.max_read_size);
+    // One byte beyond the largest frame: room to see where a frame of exactly
+    // the limit ends, when that is only known from the next byte (HCP/1).
+    const std::size_t limit = std::max(options_.max_frame_size + 1, options_.max_read_size);
     if (!buffer_ || ((last_read_filled_ || used == capacity_) && capacity_ < limit)) {
       const std::size_t size =
           std::min(limit, std::max({options_.initial_buffer_size, capacity_ * 2, used + 1}));
@@ -184,8 +186,15 @@ class framed_reader {
         case ready:
           return self.complete(result_ec, result);
       }
+      const auto space = r.prepare();
+      if (space.size() == 0) {  // only a codec that never says too_large gets here: fail, never spin
+        r.failed_ = result_ec = error::frame_too_large;
+        state = ready;
+        asio::post(r.stream_.get_executor(), std::move(self));
+        return;
+      }
       state = reading;
-      r.stream_.async_read_some(r.prepare(), std::move(self));
+      r.stream_.async_read_some(space, std::move(self));
     }
   };
 

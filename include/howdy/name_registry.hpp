@@ -123,7 +123,9 @@ class name_registry {
 
   // The asynchronous form, void(std::error_code, lease): what a registry shared
   // between servers needs, so sessions written against it keep working when the
-  // names live elsewhere. This in-memory registry completes at once (as if by post).
+  // names live elsewhere. This in-memory registry completes at once, as if by
+  // post to the handler's associated executor (bind_executor one to a plain
+  // callback, or it runs on Asio's system executor; coroutines have theirs).
   template <class CompletionToken>
   auto async_claim(std::string name, Owner owner, CompletionToken&& token) {
     return asio::async_initiate<CompletionToken, void(std::error_code, lease)>(

@@ -97,6 +97,7 @@ class outbox : public std::enable_shared_from_this<outbox> {
   void fail(std::error_code why) {
     if (error_) return;
     error_ = why;
+    for (std::size_t i = in_flight_; i < queue_.size(); ++i) queued_bytes_ -= queue_[i].size();
     queue_.truncate(in_flight_);  // frames being written stay until the write completes
     if (sink_) sink_->close();
     finish();

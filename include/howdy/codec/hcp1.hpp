@@ -49,10 +49,11 @@ struct hcp1 {
   static decode_result decode_message(std::span<const std::byte> b, std::size_t max_frame) noexcept {
     if (message_header_size >= max_frame) return decode_result::too_large();
     if (b.size() <= message_header_size) return decode_result::need_more();
-    const std::size_t limit = b.size() < max_frame ? b.size() : max_frame;
+    // A packet may be exactly max_frame bytes: the next one may start right there.
+    const std::size_t limit = b.size() <= max_frame ? b.size() : max_frame + 1;
     for (std::size_t i = message_header_size; i < limit; ++i)
       if (is_packet_start(b[i])) return decode_result::complete(i, 0, i);
-    if (b.size() >= max_frame) return decode_result::too_large();
+    if (b.size() > max_frame) return decode_result::too_large();
     if (ends_inside_utf8_sequence(b.subspan(message_header_size))) return decode_result::need_more();
     return decode_result::ends_if_idle(b.size(), 0, b.size());
   }

@@ -1,0 +1,423 @@
+// name_registry: uniqueness, reserved names, rules, leases (scope, move,
+// disconnect), watchers and snapshots, async_claim, and a claiming race.
+
+#include <boost/test/unit_test.hpp>
+
+#include <howdy/name_registry.hpp>
+
+#include <asio/bind_executor.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using registry = howdy::name_registry<int>;
+using namespace std::chrono_literals;
+
+std::error_code claim_error(registry& r, std::string_view name) {
+  std::error_code ec;
+  auto l = r.claim(name, 0, ec);
+  BOOST_TEST(static_cast<bool>(l) == !ec);
+  return ec;
+}
+
+// The owner of `name`, -1 for none (printable, unlike std::optional).
+int owner_of(const registry& r, std::string_view name) { return r.find(name).value_or(-1); }
+
+template <class Pred>
+bool run_until(asio::io_context& ctx, Pred done, std::chrono::steady_clock::duration limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  ctx.restart();
+  while (!done() && std::chrono::steady_clock::now() < deadline) ctx.run_one_until(deadline);
+  return done();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(name_registry)
+
+BOOST_AUTO_TEST_CASE(duplicate_names_are_taken) {
+  registry r;
+  std::error_code ec;
+  auto alice = r.claim("alice", 1, ec);
+  BOOST_TEST_REQUIRE(!ec);
+  BOOST_TEST(static_cast<bool>(alice));
+  BOOST_TEST(alice.name() == "alice");
+  auto again = r.claim("alice", 2, ec);
+  BOOST_TEST(ec == howdy::error::name_taken);
+  BOOST_TEST(!again);
+  BOOST_TEST(owner_of(r, "alice") == 1);  // the first owner keeps it
+  // Case matters by default.
+  auto upper = r.claim("Alice", 3, ec);
+  BOOST_TEST(!ec);
+  BOOST_TEST(r.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(case_insensitive_names) {
+  howdy::name_rules rules;
+  rules.case_insensitive = true;
+  registry r(rules);
+  std::error_code ec;
+  auto bob = r.claim("Bob", 7, ec);
+  BOOST_TEST_REQUIRE(!ec);
+  BOOST_TEST(claim_error(r, "bob") == howdy::error::name_taken);
+  BOOST_TEST(claim_error(r, "BOB") == howdy::error::name_taken);
+  BOOST_TEST(owner_of(r, "bOB") == 7);
+  BOOST_TEST(bob.name() == "Bob");           // as claimed
+  BOOST_TEST(r.snapshot().names == std::vector<std::string>{"Bob"}, boost::test_tools::per_element());
+  // Only ASCII letters fold.
+  auto e1 = r.claim("\xC3\xA9", 1, ec);  // é
+  BOOST_TEST(!ec);
+  BOOST_TEST(claim_error(r, "\xC3\x89") == std::error_code{});  // É is another name
+}
+
+BOOST_AUTO_TEST_CASE(reserved_names) {
+  registry r({}, {"admin", "Server"});
+  BOOST_TEST(claim_error(r, "admin") == howdy::error::name_reserved);
+  BOOST_TEST(claim_error(r, "Server") == howdy::error::name_reserved);
+  BOOST_TEST(r.check("admin") == howdy::error::name_reserved);
+  BOOST_TEST(claim_error(r, "Admin") == std::error_code{});  // case-sensitive registry
+  BOOST_TEST(r.size() == 0u);                                // (that lease was dropped at once)
+
+  howdy::name_rules rules;
+  rules.case_insensitive = true;
+  registry ci(rules, {"admin", "Server"});
+  for (const char* n : {"admin", "ADMIN", "aDmIn", "server", "SERVER", "Server"})
+    BOOST_TEST(claim_error(ci, n) == howdy::error::name_reserved, n);
+  BOOST_TEST(claim_error(ci, "admins") == std::error_code{});
+  BOOST_TEST(ci.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(rules_length_in_bytes) {
+  howdy::name_rules rules;
+  rules.max_bytes = 8;
+  registry r(rules);
+  BOOST_TEST(r.check("abcdefgh") == std::error_code{});
+  BOOST_TEST(r.check("abcdefghi") == howdy::error::name_invalid);
+  BOOST_TEST(r.check("") == howdy::error::name_invalid);
+  // Four 2-byte characters fit, five do not (10 bytes, 5 characters).
+  BOOST_TEST(r.check("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9") == std::error_code{});
+  BOOST_TEST(r.check("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9") == howdy::error::name_invalid);
+  // Two 4-byte characters fit; a third does not.
+  BOOST_TEST(r.check("\xF0\x9F\x98\x80\xF0\x9F\x98\x80") == std::error_code{});
+  BOOST_TEST(r.check("\xF0\x9F\x98\x80\xF0\x9F\x98\x80!") == howdy::error::name_invalid);
+
+  howdy::name_rules min3;
+  min3.min_bytes = 3;
+  registry r3(min3);
+  BOOST_TEST(r3.check("ab") == howdy::error::name_invalid);
+  BOOST_TEST(r3.check("\xC3\xA9") == howdy::error::name_invalid);  // one character, 2 bytes
+  BOOST_TEST(r3.check("a\xC3\xA9") == std::error_code{});
+}
+
+BOOST_AUTO_TEST_CASE(rules_invalid_utf8_and_overlong) {
+  registry r;
+  const std::vector<std::string> bad = {
+      "\xC3",                   // truncated 2-byte sequence
+      "ab\xE2\x82",             // truncated 3-byte sequence at the end
+      "\xC3(",                  // lead byte followed by a non-continuation
+      "\x80",                   // lone continuation byte
+      "\xFF", "\xFE",           // never valid
+      "\xC0\xAF",               // overlong '/'
+      "\xC1\xBF",               // overlong U+007F
+      "\xE0\x80\xAF",           // overlong '/' in 3 bytes
+      "\xE0\x9F\xBF",           // overlong U+07FF
+      "\xF0\x80\x80\xAF",       // overlong '/' in 4 bytes
+      "\xF0\x8F\xBF\xBF",       // overlong U+FFFF
+      "\xED\xA0\x80",           // UTF-16 surrogate U+D800
+      "\xED\xBF\xBF",           // surrogate U+DFFF
+      "\xF4\x90\x80\x80",       // above U+10FFFF
+      "\xF5\x80\x80\x80",       // lead byte beyond U+10FFFF
+      "ok\xC3\xA9\xA9",         // an extra continuation byte
+  };
+  for (auto& n : bad) {
+    BOOST_TEST_CONTEXT("name bytes " << n.size()) {
+      BOOST_TEST(r.check(n) == howdy::error::name_invalid);
+      BOOST_TEST(claim_error(r, n) == howdy::error::name_invalid);
+    }
+  }
+  // The boundaries just inside are fine.
+  // (U+0080, the smallest 2-byte one, is a C1 control: see rules_control_characters.)
+  for (const char* n : {"\xC2\xA0", "\xDF\xBF", "\xE0\xA0\x80", "\xEF\xBF\xBD", "\xF0\x90\x80\x80", "\xF4\x8F\xBF\xBF",
+                        "\xED\x9F\xBF", "\xEE\x80\x80"})
+    BOOST_TEST(r.check(n) == std::error_code{});
+  BOOST_TEST(r.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(rules_control_characters) {
+  registry r;
+  for (std::string n : {"a\tb", "a\nb", "\r", "bell\a", "del\x7F", "\xC2\x80", "\xC2\x85", "\xC2\x9F", "esc\x1B[0m"})
+    BOOST_TEST(r.check(n) == howdy::error::name_invalid);
+  BOOST_TEST(r.check(std::string("nul\0x", 5)) == howdy::error::name_invalid);
+  for (std::string n : {"a b", "~tilde~", "\xC2\xA0nbsp", "caf\xC3\xA9", "\xE2\x9C\x93"}) BOOST_TEST(r.check(n) == std::error_code{});
+  // Custom rules: letters and digits only.
+  howdy::name_rules rules;
+  rules.allow = [](char32_t c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  registry strict(rules);
+  BOOST_TEST(strict.check("abc123") == std::error_code{});
+  BOOST_TEST(strict.check("abc 123") == howdy::error::name_invalid);
+}
+
+BOOST_AUTO_TEST_CASE(lease_released_on_scope_exit) {
+  registry r;
+  std::error_code ec;
+  {
+    auto l = r.claim("carol", 1, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    BOOST_TEST(r.find("carol").has_value());
+  }
+  BOOST_TEST(!r.find("carol").has_value());
+  BOOST_TEST(r.size() == 0u);
+  auto again = r.claim("carol", 2, ec);
+  BOOST_TEST(!ec);
+  again.release();
+  BOOST_TEST(!again);
+  BOOST_TEST(!r.find("carol"));
+  again.release();  // twice is harmless
+}
+
+BOOST_AUTO_TEST_CASE(lease_moves) {
+  registry r;
+  std::error_code ec;
+  auto a = r.claim("dave", 1, ec);
+  registry::lease b(std::move(a));
+  BOOST_TEST(!a);  // NOLINT(bugprone-use-after-move): moved-from is empty
+  BOOST_TEST(static_cast<bool>(b));
+  BOOST_TEST(b.name() == "dave");
+  a = registry::lease{};  // assigning an empty lease to the moved-from one frees nothing
+  BOOST_TEST(owner_of(r, "dave") == 1);
+
+  auto c = r.claim("erin", 2, ec);
+  c = std::move(b);  // erin is freed, dave moves into c
+  BOOST_TEST(!r.find("erin"));
+  BOOST_TEST(owner_of(r, "dave") == 1);
+  BOOST_TEST(c.name() == "dave");
+  {
+    std::vector<registry::lease> held;
+    held.push_back(std::move(c));
+    for (int i = 0; i < 20; ++i) held.push_back(r.claim("n" + std::to_string(i), i, ec));  // vector growth moves them
+    BOOST_TEST(r.size() == 21u);
+  }
+  BOOST_TEST(r.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(lease_released_when_the_session_disconnects) {
+  // A session coroutine claims the name its client sends and holds the lease
+  // while the connection lasts.
+  asio::io_context ctx(1);
+  registry r;
+  asio::ip::tcp::acceptor acceptor(ctx, {asio::ip::make_address("127.0.0.1"), 0});
+  asio::ip::tcp::socket client(ctx);
+  bool claimed = false, ended = false;
+  std::error_code claim_ec, read_ec;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        auto socket = co_await acceptor.async_accept(asio::use_awaitable);
+        char buf[64];
+        auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), asio::experimental::as_tuple(asio::use_awaitable));
+        BOOST_TEST_REQUIRE(!ec);
+        auto lease = r.claim(std::string_view(buf, n), 42, claim_ec);
+        claimed = true;
+        for (;;) {  // the session: read until the peer goes away
+          auto [e, m] = co_await socket.async_read_some(asio::buffer(buf), asio::experimental::as_tuple(asio::use_awaitable));
+          if (e) {
+            read_ec = e;
+            break;
+          }
+        }
+        ended = true;
+      },
+      asio::detached);
+  client.connect(acceptor.local_endpoint());
+  asio::write(client, asio::buffer(std::string("frank")));
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return claimed; }));
+  BOOST_TEST_REQUIRE(!claim_ec);
+  BOOST_TEST(owner_of(r, "frank") == 42);
+  BOOST_TEST(claim_error(r, "frank") == howdy::error::name_taken);
+  client.close();
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return ended; }));
+  BOOST_TEST(read_ec == asio::error::eof);
+  BOOST_TEST(!r.find("frank"));
+  BOOST_TEST(claim_error(r, "frank") == std::error_code{});
+}
+
+BOOST_AUTO_TEST_CASE(watchers_see_joins_and_leaves_in_order) {
+  registry r;
+  std::vector<howdy::presence_event> events;
+  const auto id = r.watch([&](const howdy::presence_event& e) { events.push_back(e); });
+  std::error_code ec;
+  auto a = r.claim("a", 1, ec);
+  auto b = r.claim("b", 2, ec);
+  BOOST_TEST(claim_error(r, "a") == howdy::error::name_taken);  // a failed claim is no event
+  BOOST_TEST(claim_error(r, "\xFF") == howdy::error::name_invalid);
+  const auto snap = r.snapshot();
+  a.release();
+  auto c = r.claim("c", 3, ec);
+  b.release();
+
+  BOOST_TEST_REQUIRE(events.size() == 5u);
+  const std::vector<std::pair<howdy::presence, std::string>> want = {
+      {howdy::presence::joined, "a"}, {howdy::presence::joined, "b"}, {howdy::presence::left, "a"},
+      {howdy::presence::joined, "c"}, {howdy::presence::left, "b"}};
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    BOOST_TEST((events[i].change == want[i].first), "event " << i);
+    BOOST_TEST(events[i].name == want[i].second);
+    if (i > 0) BOOST_TEST(events[i].sequence == events[i - 1].sequence + 1);
+  }
+  // The snapshot holds everything up to its sequence; the events after it continue from there.
+  BOOST_TEST(snap.sequence == events[1].sequence);
+  BOOST_TEST(snap.names == (std::vector<std::string>{"a", "b"}), boost::test_tools::per_element());
+  BOOST_TEST(r.snapshot().sequence == events.back().sequence);
+  BOOST_TEST(r.snapshot().names == std::vector<std::string>{"c"}, boost::test_tools::per_element());
+
+  // Replaying the events after a snapshot onto it gives the current state.
+  std::vector<std::string> replay = snap.names;
+  for (auto& e : events) {
+    if (e.sequence <= snap.sequence) continue;
+    if (e.change == howdy::presence::joined) replay.push_back(e.name);
+    else replay.erase(std::find(replay.begin(), replay.end(), e.name));
+  }
+  BOOST_TEST(replay == r.snapshot().names, boost::test_tools::per_element());
+
+  r.unwatch(id);
+  c.release();
+  BOOST_TEST(events.size() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(snapshot_lists_in_join_order) {
+  registry r;
+  std::error_code ec;
+  std::vector<registry::lease> held;
+  for (const char* n : {"zed", "amy", "mia", "bob"}) held.push_back(r.claim(n, 0, ec));
+  held[1].release();  // amy leaves
+  held.push_back(r.claim("amy", 0, ec));  // and comes back last
+  BOOST_TEST(r.snapshot().names == (std::vector<std::string>{"zed", "mia", "bob", "amy"}), boost::test_tools::per_element());
+  std::vector<std::string> seen;
+  r.for_each([&](const std::string& n, int) { seen.push_back(n); });
+  std::sort(seen.begin(), seen.end());
+  BOOST_TEST(seen == (std::vector<std::string>{"amy", "bob", "mia", "zed"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(find_returns_the_owner) {
+  registry r;
+  std::error_code ec;
+  auto x = r.claim("x", 10, ec);
+  auto y = r.claim("y", 20, ec);
+  BOOST_TEST(owner_of(r, "x") == 10);
+  BOOST_TEST(owner_of(r, "y") == 20);
+  BOOST_TEST(!r.find("z"));
+  BOOST_TEST(!r.find("X"));
+  BOOST_TEST(!r.find("\xFF"));  // an invalid name is simply not there
+}
+
+BOOST_AUTO_TEST_CASE(async_claim_with_use_awaitable) {
+  asio::io_context ctx(1);
+  registry r({}, {"root"});
+  bool done = false;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        auto lease = co_await r.async_claim("gina", 5, asio::use_awaitable);
+        BOOST_TEST(lease.name() == "gina");
+        BOOST_TEST(owner_of(r, "gina") == 5);
+        // Failures come as exceptions with use_awaitable...
+        try {
+          auto again = co_await r.async_claim("gina", 6, asio::use_awaitable);
+          BOOST_TEST(false, "claimed a taken name");
+        } catch (const std::system_error& e) {
+          BOOST_TEST(e.code() == howdy::error::name_taken);
+        }
+        // ...or as an error code with as_tuple.
+        auto [ec, none] = co_await r.async_claim("root", 7, asio::experimental::as_tuple(asio::use_awaitable));
+        BOOST_TEST(ec == howdy::error::name_reserved);
+        BOOST_TEST(!none);
+        done = true;
+      },
+      asio::detached);
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return done; }));
+  BOOST_TEST(!r.find("gina"));  // the lease ended with the coroutine
+
+  // A callback (bound to ctx: a callback with no associated executor would
+  // complete on asio's system executor, another thread): completes as if by
+  // post, not inside the call.
+  bool called = false;
+  r.async_claim("hank", 8, asio::bind_executor(ctx, [&](std::error_code ec, registry::lease l) {
+    called = true;
+    BOOST_TEST(!ec);
+    BOOST_TEST(l.name() == "hank");
+  }));
+  BOOST_TEST(!called);
+  BOOST_TEST(run_until(ctx, [&] { return called; }));
+  BOOST_TEST(!r.find("hank"));
+}
+
+BOOST_AUTO_TEST_CASE(eight_threads_race_for_the_same_names) {
+  constexpr int threads = 8, names = 100;
+  registry r;
+  std::vector<howdy::presence_event> events;
+  r.watch([&](const howdy::presence_event& e) { events.push_back(e); });  // called under the registry's lock
+  std::vector<std::vector<registry::lease>> won(threads);
+  std::vector<int> taken_errors(threads, 0);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      std::vector<int> order(names);
+      for (int i = 0; i < names; ++i) order[i] = i;
+      std::shuffle(order.begin(), order.end(), std::mt19937(t));
+      ++ready;
+      while (ready < threads) std::this_thread::yield();  // start together
+      for (int i : order) {
+        std::error_code ec;
+        auto l = r.claim("name" + std::to_string(i), t, ec);
+        if (l) won[t].push_back(std::move(l));
+        else if (ec == howdy::error::name_taken) ++taken_errors[t];
+      }
+    });
+  for (auto& t : pool) t.join();
+
+  std::size_t winners = 0, losers = 0;
+  std::vector<int> owner_count(names, 0);
+  for (int t = 0; t < threads; ++t) {
+    winners += won[t].size();
+    losers += taken_errors[t];
+    for (auto& l : won[t]) {
+      const int i = std::stoi(l.name().substr(4));
+      ++owner_count[i];
+      BOOST_TEST(owner_of(r, l.name()) == t);  // the registry agrees on who won
+    }
+  }
+  BOOST_TEST(winners == std::size_t(names));
+  BOOST_TEST(losers == std::size_t(names * (threads - 1)));
+  for (int i = 0; i < names; ++i) BOOST_TEST(owner_count[i] == 1, "name" << i);
+  BOOST_TEST(r.size() == std::size_t(names));
+  BOOST_TEST_REQUIRE(events.size() == std::size_t(names));
+  for (std::size_t i = 0; i < events.size(); ++i) BOOST_TEST(events[i].sequence == i + 1);
+
+  // Releasing from all threads at once: 100 leaves, still numbered without gaps.
+  pool.clear();
+  for (int t = 0; t < threads; ++t) pool.emplace_back([&, t] { won[t].clear(); });
+  for (auto& t : pool) t.join();
+  BOOST_TEST(r.size() == 0u);
+  BOOST_TEST_REQUIRE(events.size() == std::size_t(2 * names));
+  for (std::size_t i = 0; i < events.size(); ++i) BOOST_TEST(events[i].sequence == i + 1);
+  BOOST_TEST(r.snapshot().sequence == std::uint64_t(2 * names));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
