@@ -353,7 +353,11 @@ BOOST_AUTO_TEST_CASE(oversize_hcp1_text_and_update) {
     auto g = h.next();
     BOOST_TEST(!g.ec);
     BOOST_TEST(g.bytes.size() == 199u);
-    h.stream.chunk(hcp1_message("a", "b", std::string(71, 'x')));  // 200 bytes, no end in sight
+    h.stream.chunk(hcp1_message("a", "b", std::string(71, 'x')));  // 200 bytes: exactly the limit
+    auto exact = h.next();
+    BOOST_TEST(!exact.ec);
+    BOOST_TEST(exact.bytes.size() == 200u);
+    h.stream.chunk(hcp1_message("a", "b", std::string(72, 'x')));  // 201 bytes, no end in sight
     BOOST_TEST(h.next().ec == howdy::error::frame_too_large);
   }
   {
