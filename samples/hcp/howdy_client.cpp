@@ -4,6 +4,7 @@
 // not a terminal, e.g. a pipe or a file) it is a plain line-oriented program:
 // each input line is a name proposal or a chat line, and each event is one
 // line on stdout, flushed at once, so scripts and tests can drive it.
+#include "cli.hpp"
 #include "client_curses.hpp"
 #include "client_session.hpp"
 
@@ -15,7 +16,6 @@
 #include <cxxopts.hpp>
 
 #include <cerrno>
-#include <charconv>
 #include <clocale>
 #include <cmath>
 #include <csignal>
@@ -33,10 +33,9 @@ namespace {
 
 using namespace hcp::client;
 
-[[noreturn]] void fail(const std::string& message, int status = 2) {
-  std::cerr << "howdy-client: " << message << "\n";
-  std::exit(status);
-}
+const hcp::cli::parser command_line("howdy-client");
+
+[[noreturn]] void fail(const std::string& message, int status = 2) { command_line.fail(message, status); }
 
 struct settings {
   std::string host;
@@ -58,28 +57,13 @@ settings parse_options(int argc, char** argv) {
     ("connect-timeout", "seconds to keep trying to connect", cxxopts::value<std::string>()->default_value("10"))
     ("h,help", "show this help");
 
-  cxxopts::ParseResult args;
-  try {
-    args = options.parse(argc, argv);
-  } catch (const std::exception& e) {
-    fail(std::string(e.what()) + " (see --help)");
-  }
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    std::exit(0);
-  }
-  if (!args.unmatched().empty()) fail("unexpected argument '" + args.unmatched().front() + "' (see --help)");
+  const auto args = command_line.parse(options, argc, argv);
 
   settings s;
   s.host = args["host"].as<std::string>();
   if (s.host.empty()) fail("--host must not be empty");
 
-  const auto port_text = args["port"].as<std::string>();
-  unsigned port = 0;
-  const auto [port_end, port_ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_ec != std::errc{} || port_end != port_text.data() + port_text.size() || port < 1 || port > 65535)
-    fail("--port must be a whole number from 1 to 65535, not '" + port_text + "'");
-  s.port = static_cast<std::uint16_t>(port);
+  s.port = static_cast<std::uint16_t>(command_line.number<unsigned>(args, "port", 1, 65535));
 
   if (args.count("name")) {
     auto name = args["name"].as<std::string>();
@@ -94,13 +78,7 @@ settings parse_options(int argc, char** argv) {
   if (protocol == "hcp1") s.protocol = wire::hcp1;
   else if (protocol != "hcp2") fail("--protocol must be 'hcp2' or 'hcp1', not '" + protocol + "'");
 
-  const auto timeout_text = args["connect-timeout"].as<std::string>();
-  double timeout = -1;
-  const auto [t_end, t_ec] = std::from_chars(timeout_text.data(), timeout_text.data() + timeout_text.size(), timeout);
-  if (t_ec != std::errc{} || t_end != timeout_text.data() + timeout_text.size() || !std::isfinite(timeout) ||
-      timeout < 0 || timeout > 86400)
-    fail("--connect-timeout must be a number of seconds from 0 to 86400, not '" + timeout_text + "'");
-  s.connect_timeout_s = timeout;
+  s.connect_timeout_s = command_line.number<double>(args, "connect-timeout", 0, 86400);
   return s;
 }
 

@@ -1,5 +1,6 @@
 // howdy-server: the HCP chat server (HCP/1 and HCP/2 on one port).
 #include "chat_server.hpp"
+#include "cli.hpp"
 
 #include <asio/signal_set.hpp>
 #include <cxxopts.hpp>
@@ -7,27 +8,15 @@
 
 #include <sys/resource.h>
 
-#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <thread>
 
 namespace {
 
-[[noreturn]] void fail(const std::string& message, int status = 2) {
-  std::cerr << "howdy-server: " << message << "\n";
-  std::exit(status);
-}
+const hcp::cli::parser command_line("howdy-server");
 
-template <class T>
-T parse_number(const std::string& option, const std::string& text, T min, T max) {
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
-    fail("--" + option + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
-         ", not '" + text + "'");
-  return value;
-}
+[[noreturn]] void fail(const std::string& message, int status = 2) { command_line.fail(message, status); }
 
 }  // namespace
 
@@ -48,35 +37,25 @@ int main(int argc, char** argv) {
     ("v,verbose", "log debug details too (never message text)")
     ("h,help", "show this help");
 
-  cxxopts::ParseResult args;
-  try {
-    args = options.parse(argc, argv);
-  } catch (const std::exception& e) {
-    fail(std::string(e.what()) + " (see --help)");
-  }
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return 0;
-  }
-  if (!args.unmatched().empty()) fail("unexpected argument '" + args.unmatched().front() + "' (see --help)");
+  const auto args = command_line.parse(options, argc, argv);
 
   const std::string host = args["host"].as<std::string>();
   std::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) fail("--host '" + host + "' is not an IP address");
-  const auto port = parse_number<unsigned>("port", args["port"].as<std::string>(), 0, 65535);
-  const auto threads = parse_number<unsigned>("threads", args["threads"].as<std::string>(), 1, 256);
+  const auto port = command_line.number<unsigned>(args, "port", 0, 65535);
+  const auto threads = command_line.number<unsigned>(args, "threads", 1, 256);
 
   hcp::server_config config;
-  config.max_frame = parse_number<std::uint32_t>("max-frame", args["max-frame"].as<std::string>(), 256, 16 * 1024 * 1024);
-  config.outbox_bytes = parse_number<std::size_t>("outbox-bytes", args["outbox-bytes"].as<std::string>(), 4096, std::size_t(1) << 34);
-  config.handshake_timeout = std::chrono::seconds(parse_number<unsigned>("handshake-timeout", args["handshake-timeout"].as<std::string>(), 1, 86400));
-  config.idle_timeout = std::chrono::seconds(parse_number<unsigned>("idle-timeout", args["idle-timeout"].as<std::string>(), 0, 86400 * 7));
+  config.max_frame = command_line.number<std::uint32_t>(args, "max-frame", 256, 16 * 1024 * 1024);
+  config.outbox_bytes = command_line.number<std::size_t>(args, "outbox-bytes", 4096, std::size_t(1) << 34);
+  config.handshake_timeout = std::chrono::seconds(command_line.number<unsigned>(args, "handshake-timeout", 1, 86400));
+  config.idle_timeout = std::chrono::seconds(command_line.number<unsigned>(args, "idle-timeout", 0, 86400 * 7));
   const auto policy = args["slow-consumer"].as<std::string>();
   if (policy == "drop") config.slow_consumer = howdy::overflow_policy::drop_oldest;
   else if (policy != "disconnect") fail("--slow-consumer must be 'disconnect' or 'drop', not '" + policy + "'");
   howdy::server_options server_options;
-  server_options.max_connections = parse_number<std::size_t>("max-connections", args["max-connections"].as<std::string>(), 1, 10'000'000);
+  server_options.max_connections = command_line.number<std::size_t>(args, "max-connections", 1, 10'000'000);
 
   auto log = spdlog::stderr_color_mt("howdy");
   log->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
