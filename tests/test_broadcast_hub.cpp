@@ -418,14 +418,7 @@ void fanout_multithreaded(std::vector<asio::any_io_executor> partitions, Context
   subs.clear();
 }
 
-// Runs `ctx` until `done` or `limit`: a hung test fails instead of hanging.
-template <class Pred>
-bool run_until(asio::io_context& ctx, Pred done, std::chrono::steady_clock::duration limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  ctx.restart();
-  while (!done() && std::chrono::steady_clock::now() < deadline) ctx.run_one_until(deadline);
-  return done();
-}
+using howdy_test::run_until;
 
 struct socket_pair {
   tcp::socket server, client;

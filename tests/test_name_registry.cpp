@@ -3,6 +3,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "test_streams.hpp"
+
 #include <howdy/name_registry.hpp>
 
 #include <asio/bind_executor.hpp>
@@ -39,13 +41,7 @@ std::error_code claim_error(registry& r, std::string_view name) {
 // The owner of `name`, -1 for none (printable, unlike std::optional).
 int owner_of(const registry& r, std::string_view name) { return r.find(name).value_or(-1); }
 
-template <class Pred>
-bool run_until(asio::io_context& ctx, Pred done, std::chrono::steady_clock::duration limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  ctx.restart();
-  while (!done() && std::chrono::steady_clock::now() < deadline) ctx.run_one_until(deadline);
-  return done();
-}
+using howdy_test::run_until;
 
 }  // namespace
 

@@ -3,6 +3,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "test_streams.hpp"
+
 #include <howdy/codec/delimited.hpp>
 #include <howdy/framed_reader.hpp>
 #include <howdy/io_context_pool.hpp>
@@ -34,13 +36,7 @@ using asio::ip::tcp;
 using namespace std::chrono_literals;
 constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
 
-template <class Pred>
-bool run_until(asio::io_context& ctx, Pred done, std::chrono::steady_clock::duration limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  ctx.restart();
-  while (!done() && std::chrono::steady_clock::now() < deadline) ctx.run_one_until(deadline);
-  return done();
-}
+using howdy_test::run_until;
 
 // Waits for a condition set by other threads (bounded).
 template <class Pred>

@@ -7,8 +7,10 @@
 #include <asio/async_result.hpp>
 #include <asio/buffer.hpp>
 #include <asio/error.hpp>
+#include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -153,5 +155,14 @@ class recording_stream {
   std::vector<std::vector<piece>> writes_;
   std::string bytes_;
 };
+
+// Runs `ctx` until `done()` or `limit`: a hung test fails instead of hanging.
+template <class Pred>
+bool run_until(asio::io_context& ctx, Pred done, std::chrono::steady_clock::duration limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  ctx.restart();
+  while (!done() && std::chrono::steady_clock::now() < deadline) ctx.run_one_until(deadline);
+  return done();
+}
 
 }  // namespace howdy_test
