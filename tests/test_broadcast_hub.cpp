@@ -113,6 +113,15 @@ void connect_pair(tcp::acceptor& acceptor, tcp::socket& client, tcp::socket& ser
   acceptor.accept(server);
 }
 
+// Like connect_pair, with 2 KB kernel buffers each way: a client that stops
+// reading stalls the server's writer after a few KB.
+void connect_stallable_pair(tcp::acceptor& acceptor, tcp::socket& client, tcp::socket& server) {
+  client.open(tcp::v4());
+  client.set_option(asio::socket_base::receive_buffer_size(2048));
+  connect_pair(acceptor, client, server);
+  server.set_option(asio::socket_base::send_buffer_size(2048));
+}
+
 // --- (a) 1000 subscribers, one stalled ----------------------------------------
 
 struct subscriber_result {
@@ -137,12 +146,10 @@ void fanout_with_a_stalled_subscriber(howdy::overflow_policy policy) {
   for (std::size_t i = 0; i < subscribers; ++i) {
     clients.emplace_back(ctx);
     servers.emplace_back(ctx);
-    if (i == stalled) {  // small kernel buffers, so the outbox fills up soon
-      clients.back().open(tcp::v4());
-      clients.back().set_option(asio::socket_base::receive_buffer_size(2048));
-    }
-    connect_pair(acceptor, clients.back(), servers.back());
-    if (i == stalled) servers.back().set_option(asio::socket_base::send_buffer_size(2048));
+    if (i == stalled)  // so that its outbox fills up soon
+      connect_stallable_pair(acceptor, clients.back(), servers.back());
+    else
+      connect_pair(acceptor, clients.back(), servers.back());
   }
 
   howdy::broadcast_hub hub({ctx.get_executor()});
@@ -635,10 +642,7 @@ BOOST_AUTO_TEST_CASE(close_with_a_stalled_peer_ends_after_the_grace) {
   asio::io_context ctx(1);
   tcp::acceptor acceptor(ctx, loopback());
   tcp::socket client(ctx), server(ctx);
-  client.open(tcp::v4());
-  client.set_option(asio::socket_base::receive_buffer_size(2048));
-  connect_pair(acceptor, client, server);
-  server.set_option(asio::socket_base::send_buffer_size(2048));
+  connect_stallable_pair(acceptor, client, server);
   auto box = std::make_shared<howdy::outbox>(ctx.get_executor());
   for (int i = 0; i < 1000; ++i) BOOST_TEST_REQUIRE(box->push(message(0, i, 1000)));  // 1 MB, never read
   std::optional<std::error_code> result;
@@ -699,10 +703,7 @@ BOOST_AUTO_TEST_CASE(drop_oldest_keeps_a_subscriber_stalled_mid_batch) {
   asio::io_context ctx(1);
   tcp::acceptor acceptor(ctx, loopback());
   tcp::socket client(ctx), server(ctx);
-  client.open(tcp::v4());
-  client.set_option(asio::socket_base::receive_buffer_size(2048));
-  connect_pair(acceptor, client, server);
-  server.set_option(asio::socket_base::send_buffer_size(2048));
+  connect_stallable_pair(acceptor, client, server);
   howdy::outbox_options opts;
   opts.max_bytes = 64 * 1000;
   opts.policy = howdy::overflow_policy::drop_oldest;

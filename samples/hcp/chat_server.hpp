@@ -51,7 +51,6 @@ class chat_server {
   // Set when the server is stopping, so sessions can say so before closing.
   void set_stopping() { stopping_ = true; }
 
-  std::size_t online() const { return names_.size(); }
 
   // The session handler for howdy::tcp_server: tells the protocol by the first
   // byte and runs its session.
