@@ -2,10 +2,12 @@
 // messages out to them. Include this, or only the headers you use.
 #pragma once
 
+#include <howdy/batch_worker.hpp>
 #include <howdy/broadcast_hub.hpp>
 #include <howdy/codec/delimited.hpp>
 #include <howdy/codec/hcp1.hpp>
 #include <howdy/codec/hcp2.hpp>
+#include <howdy/codec/header_body.hpp>
 #include <howdy/codec/length_prefixed.hpp>
 #include <howdy/error.hpp>
 #include <howdy/frame_codec.hpp>
@@ -13,6 +15,8 @@
 #include <howdy/io_context_pool.hpp>
 #include <howdy/name_registry.hpp>
 #include <howdy/outbox.hpp>
+#include <howdy/rate_limiter.hpp>
+#include <howdy/room_directory.hpp>
 #include <howdy/shared_buffer.hpp>
 #include <howdy/tcp_server.hpp>
 #include <howdy/watchdog.hpp>

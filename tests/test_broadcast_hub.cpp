@@ -1,7 +1,7 @@
 // broadcast_hub and outbox: fan-out to 1000 loopback subscribers with a stalled
 // one (disconnect / drop_oldest), multi-threaded partitions (strands and an
-// io_context_pool), one gather write per burst, no copy per subscriber, and
-// outbox close().
+// io_context_pool), one gather write per burst, no copy per subscriber,
+// outbox close(), and outbox hold()/release().
 
 #include <boost/test/unit_test.hpp>
 
@@ -443,6 +443,54 @@ asio::awaitable<void> read_bytes(tcp::socket& s, std::size_t n, std::string& out
   out.resize(got);
 }
 
+// The frames in `bytes` (as written to a recording_stream).
+std::vector<parsed> parse_all(const std::string& bytes) {
+  std::vector<parsed> frames;
+  for (std::size_t at = 0; at + 4 <= bytes.size();) {
+    const auto len = get_be(std::as_bytes(std::span(bytes.data() + at, 4)), 4);
+    BOOST_TEST_REQUIRE(at + 4 + len <= bytes.size());
+    frames.push_back(parse(std::as_bytes(std::span(bytes.data() + at + 4, len))));
+    at += 4 + len;
+  }
+  return frames;
+}
+
+// "p.s" per message frame (publisher.seq), "D<n>" per drop notice: easy to compare.
+std::vector<std::string> labels(const std::string& bytes) {
+  std::vector<std::string> out;
+  for (auto& f : parse_all(bytes))
+    out.push_back(f.kind == 'D' ? "D" + std::to_string(f.value)
+                                : std::to_string(f.publisher) + "." + std::to_string(f.value));
+  return out;
+}
+
+// An outbox writing to a recording stream, on a single-threaded io_context.
+struct recorded_outbox {
+  asio::io_context ctx{1};
+  howdy_test::recording_stream out{ctx.get_executor()};
+  std::shared_ptr<howdy::outbox> box;
+  std::optional<std::error_code> result;
+  bool started = false;
+
+  explicit recorded_outbox(howdy::outbox_options o = {})
+      : box(std::make_shared<howdy::outbox>(ctx.get_executor(), o)) {}
+  // The writer must end before the outbox goes: a suspended run() refers to it.
+  ~recorded_outbox() {
+    if (!started || result) return;
+    box->fail(asio::error::operation_aborted);
+    run_until(ctx, [&] { return result.has_value(); });
+  }
+  void start() {
+    started = true;
+    asio::co_spawn(ctx, [this]() -> asio::awaitable<void> { result = co_await box->run(out); }, asio::detached);
+  }
+  // Runs every handler that is ready: whatever can be written is written.
+  void settle() {
+    ctx.restart();
+    ctx.poll();
+  }
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(broadcast_hub)
@@ -751,6 +799,264 @@ BOOST_AUTO_TEST_CASE(drop_oldest_keeps_a_subscriber_stalled_mid_batch) {
   box->close();
   BOOST_TEST_REQUIRE(run_until(ctx, [&] { return result.has_value(); }));
   BOOST_TEST(!*result);
+}
+
+// --- outbox hold() and release() ---------------------------------------------
+// Frames: publisher 0 pushed before hold(), 1 handed to release() as `ahead`, 2 pushed while held.
+
+BOOST_AUTO_TEST_CASE(held_frames_wait_for_release) {
+  recorded_outbox t;
+  t.start();
+  BOOST_TEST_REQUIRE(t.box->push(message(0, 0)));
+  t.box->hold();
+  BOOST_TEST(t.box->held());
+  for (int i = 0; i < 3; ++i) BOOST_TEST_REQUIRE(t.box->push(message(2, i)));
+  t.settle();
+  // What was pushed before hold() goes out; the rest waits, counted as queued.
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0"}), boost::test_tools::per_element());
+  BOOST_TEST(t.box->queued_frames() == 3u);
+  BOOST_TEST(t.box->queued_bytes() == 300u);
+  t.settle();
+  BOOST_TEST(t.out.bytes().size() == 100u);
+  t.box->release();
+  BOOST_TEST(!t.box->held());
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0", "2.0", "2.1", "2.2"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(t.box->queued_frames() == 0u);
+  BOOST_TEST(t.box->queued_bytes() == 0u);
+  t.box->close();
+  BOOST_TEST_REQUIRE(run_until(t.ctx, [&] { return t.result.has_value(); }));
+  BOOST_TEST(!*t.result);
+}
+
+BOOST_AUTO_TEST_CASE(hold_does_not_stop_a_batch_already_taken) {
+  recorded_outbox t;
+  for (int i = 0; i < 3; ++i) t.box->push(message(0, i));
+  t.start();
+  // Step until the flush has taken the three frames and started writing them
+  // (the recording stream sees a write when it starts; it completes later).
+  while (t.out.writes().empty() && t.ctx.poll_one() > 0) {
+  }
+  BOOST_TEST_REQUIRE(t.out.writes().size() == 1u);
+  BOOST_TEST(t.box->queued_frames() == 3u);  // in flight until the write completes
+  t.box->hold();
+  t.box->push(message(2, 0));
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0", "0.1", "0.2"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(t.box->queued_frames() == 1u);
+  t.box->release({message(1, 0)});
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0", "0.1", "0.2", "1.0", "2.0"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(release_sends_ahead_first_then_the_held_frames) {
+  recorded_outbox t;
+  t.start();
+  t.box->push(message(0, 0));
+  t.box->push(message(0, 1));
+  t.box->hold();
+  t.box->hold();  // holding twice is holding once
+  for (int i = 0; i < 4; ++i) t.box->push(message(2, i));
+  t.settle();
+  std::vector<howdy::shared_buffer> ahead;
+  for (int i = 0; i < 3; ++i) ahead.push_back(message(1, i));
+  t.box->release(std::move(ahead));
+  BOOST_TEST(t.box->queued_frames() == 7u);
+  BOOST_TEST(t.box->queued_bytes() == 700u);
+  t.box->push(message(0, 2));  // after release: at the end, as usual
+  t.settle();
+  const std::vector<std::string> want = {"0.0", "0.1", "1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "0.2"};
+  BOOST_TEST(labels(t.out.bytes()) == want, boost::test_tools::per_element());
+
+  // Again, with the writer busy when release() comes: the order holds.
+  t.box->hold();
+  t.box->push(message(2, 10));
+  t.box->release({message(1, 10), message(1, 11)});
+  t.box->push(message(0, 10));
+  t.settle();
+  std::vector<std::string> more = want;
+  for (const char* l : {"1.10", "1.11", "2.10", "0.10"}) more.push_back(l);
+  BOOST_TEST(labels(t.out.bytes()) == more, boost::test_tools::per_element());
+  BOOST_TEST(t.box->queued_bytes() == 0u);
+
+  // release() without hold(): `ahead` is simply queued.
+  t.box->release({message(1, 20)});
+  t.box->release();
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()).back() == "1.20");
+  t.box->close();
+  BOOST_TEST_REQUIRE(run_until(t.ctx, [&] { return t.result.has_value(); }));
+  BOOST_TEST(!*t.result);
+}
+
+BOOST_AUTO_TEST_CASE(release_with_nothing_held_or_ahead) {
+  recorded_outbox t;
+  t.start();
+  t.box->hold();
+  t.box->release();  // nothing pushed meanwhile, nothing ahead
+  t.box->push(message(0, 0));
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0"}), boost::test_tools::per_element());
+  t.box->hold();
+  t.box->release({});
+  t.box->push(message(0, 1));
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0", "0.1"}), boost::test_tools::per_element());
+  // Ahead only.
+  t.box->hold();
+  t.box->release({message(1, 0), message(1, 1)});
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0", "0.1", "1.0", "1.1"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(limits_apply_while_held_disconnect) {
+  howdy::outbox_options opts;
+  opts.max_bytes = 1000;
+  {  // pushes while held count against the limit
+    recorded_outbox t(opts);
+    t.start();
+    t.box->hold();
+    for (int i = 0; i < 10; ++i) BOOST_TEST_REQUIRE(t.box->push(message(2, i)));
+    BOOST_TEST(!t.box->push(message(2, 10)));
+    BOOST_TEST(t.box->error() == howdy::error::slow_consumer);
+    BOOST_TEST(t.box->queued_frames() == 0u);
+    BOOST_TEST(t.box->queued_bytes() == 0u);
+    BOOST_TEST(!t.box->held());
+    t.box->release({message(1, 0)});  // after a failure: nothing
+    BOOST_TEST(t.box->queued_frames() == 0u);
+    BOOST_TEST_REQUIRE(run_until(t.ctx, [&] { return t.result.has_value(); }));
+    BOOST_TEST(*t.result == howdy::error::slow_consumer);
+    BOOST_TEST(t.out.bytes().empty());
+  }
+  {  // and so do the frames given to release()
+    recorded_outbox t(opts);
+    t.start();
+    t.box->hold();
+    for (int i = 0; i < 6; ++i) t.box->push(message(2, i));
+    std::vector<howdy::shared_buffer> ahead;
+    for (int i = 0; i < 4; ++i) ahead.push_back(message(1, i));
+    t.box->release(ahead);  // exactly 1000 bytes: fine
+    BOOST_TEST(!t.box->error());
+    BOOST_TEST(t.box->queued_bytes() == 1000u);
+    t.settle();
+    BOOST_TEST(t.out.bytes().size() == 1000u);
+    t.box->hold();
+    for (int i = 6; i < 13; ++i) t.box->push(message(2, i));
+    t.box->release(ahead);  // 700 + 400 bytes
+    BOOST_TEST(t.box->error() == howdy::error::slow_consumer);
+    BOOST_TEST(t.box->queued_bytes() == 0u);
+    BOOST_TEST_REQUIRE(run_until(t.ctx, [&] { return t.result.has_value(); }));
+    BOOST_TEST(*t.result == howdy::error::slow_consumer);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(limits_apply_while_held_drop_oldest) {
+  howdy::outbox_options opts;
+  opts.max_bytes = 1000;
+  opts.policy = howdy::overflow_policy::drop_oldest;
+  opts.drop_notice = drop_notice;
+  recorded_outbox t(opts);
+  // No writer yet: everything stays queued. Older frames go first, held ones last.
+  for (int i = 0; i < 4; ++i) t.box->push(message(0, i));
+  t.box->hold();
+  for (int i = 0; i < 8; ++i) BOOST_TEST_REQUIRE(t.box->push(message(2, i)));
+  BOOST_TEST(t.box->queued_frames() == 10u);
+  BOOST_TEST(t.box->dropped_frames() == 2u);  // 0.0 and 0.1
+  BOOST_TEST(t.box->queued_bytes() == 1000u);
+  BOOST_TEST_REQUIRE(t.box->push(message(2, 8)));
+  BOOST_TEST_REQUIRE(t.box->push(message(2, 9)));
+  BOOST_TEST_REQUIRE(t.box->push(message(2, 10)));  // every older frame gone: the oldest held one goes
+  BOOST_TEST(t.box->dropped_frames() == 5u);
+  BOOST_TEST(t.box->queued_frames() == 10u);
+  BOOST_TEST(t.box->queued_bytes() == 1000u);
+  t.start();
+  t.settle();
+  BOOST_TEST(t.out.bytes().empty());  // all of it is held
+  // `ahead` goes before the held frames, so it is older than they are: the
+  // policy, applied in the new order, keeps the newest 1000 bytes.
+  t.box->release({message(1, 0), message(1, 1)});
+  BOOST_TEST(t.box->queued_frames() == 10u);
+  BOOST_TEST(t.box->queued_bytes() == 1000u);
+  BOOST_TEST(t.box->dropped_frames() == 7u);
+  t.settle();
+  const std::vector<std::string> want = {"D7", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9", "2.10"};
+  BOOST_TEST(labels(t.out.bytes()) == want, boost::test_tools::per_element());
+
+  // A smaller release keeps the ahead frames that fit.
+  t.box->hold();
+  for (int i = 0; i < 8; ++i) t.box->push(message(2, 20 + i));
+  t.box->release({message(1, 10), message(1, 11), message(1, 12)});
+  BOOST_TEST(t.box->queued_bytes() == 1000u);
+  t.settle();
+  std::vector<std::string> more = want;
+  for (const char* l : {"D1", "1.11", "1.12", "2.20", "2.21", "2.22", "2.23", "2.24", "2.25", "2.26", "2.27"})
+    more.push_back(l);
+  BOOST_TEST(labels(t.out.bytes()) == more, boost::test_tools::per_element());
+  BOOST_TEST(t.box->queued_bytes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(close_while_held_waits_for_release) {
+  {
+    recorded_outbox t;
+    t.start();
+    t.box->push(message(0, 0));
+    t.box->hold();
+    t.box->push(message(2, 0));
+    t.box->close();
+    BOOST_TEST(!t.box->push(message(2, 1)));  // closed: nothing more is pushed...
+    t.settle();
+    BOOST_TEST(!t.result.has_value());  // ...but the held frame is not dropped
+    BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0"}), boost::test_tools::per_element());
+    t.box->release({message(1, 0)});  // ahead is still queued: it belongs before accepted frames
+    BOOST_TEST_REQUIRE(run_until(t.ctx, [&] { return t.result.has_value(); }));
+    BOOST_TEST(!*t.result);
+    BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0", "1.0", "2.0"}),
+               boost::test_tools::per_element());
+  }
+  {  // held with nothing queued: close() still waits for release()
+    recorded_outbox t;
+    t.start();
+    t.box->hold();
+    t.box->close();
+    t.settle();
+    BOOST_TEST(!t.result.has_value());
+    t.box->release();
+    BOOST_TEST_REQUIRE(run_until(t.ctx, [&] { return t.result.has_value(); }));
+    BOOST_TEST(!*t.result);
+    BOOST_TEST(t.out.bytes().empty());
+  }
+  {  // never released: the grace ends it
+    recorded_outbox t;
+    t.start();
+    t.box->hold();
+    t.box->push(message(2, 0));
+    t.box->close(50ms);
+    BOOST_TEST_REQUIRE(run_until(t.ctx, [&] { return t.result.has_value(); }));
+    BOOST_TEST(*t.result == howdy::error::shutting_down);
+    BOOST_TEST(t.box->queued_bytes() == 0u);
+    BOOST_TEST(t.out.bytes().empty());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fail_while_held_drops_the_held_frames) {
+  recorded_outbox t;
+  t.start();
+  t.box->hold();
+  for (int i = 0; i < 3; ++i) t.box->push(message(2, i));
+  t.box->fail(asio::error::connection_reset);
+  BOOST_TEST(t.box->queued_frames() == 0u);
+  BOOST_TEST(t.box->queued_bytes() == 0u);
+  BOOST_TEST(!t.box->held());
+  t.box->release({message(1, 0)});
+  BOOST_TEST(t.box->queued_frames() == 0u);
+  BOOST_TEST(!t.box->push(message(0, 0)));
+  BOOST_TEST_REQUIRE(run_until(t.ctx, [&] { return t.result.has_value(); }));
+  BOOST_TEST(*t.result == asio::error::connection_reset);
+  BOOST_TEST(t.out.bytes().empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,6 @@
 // framed_reader with every codec: frames split at every byte, many frames in
 // one read, limits, end of stream, garbage, sticky errors, HCP/1's rules, the
-// buffer's steady state, and real loopback sockets.
+// header-and-body codec, the buffer's steady state, and real loopback sockets.
 
 #include <boost/test/unit_test.hpp>
 
@@ -9,6 +9,7 @@
 #include <howdy/codec/delimited.hpp>
 #include <howdy/codec/hcp1.hpp>
 #include <howdy/codec/hcp2.hpp>
+#include <howdy/codec/header_body.hpp>
 #include <howdy/codec/length_prefixed.hpp>
 #include <howdy/framed_reader.hpp>
 
@@ -583,6 +584,172 @@ BOOST_AUTO_TEST_CASE(hcp1_utf8_cut_waits_over_tcp) {
     BOOST_TEST_REQUIRE(!ec);
     BOOST_TEST(str(f.bytes) == m);
   });
+}
+
+// --- header and body ---------------------------------------------------------
+
+namespace {
+std::string hb_frame(std::string_view first_line, std::string_view body) {
+  return std::string(first_line) + "\nContent-length: " + std::to_string(body.size()) + "\n\n" + std::string(body);
+}
+
+std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(header_field_lookup) {
+  const std::string_view h = "SEND bob\nContent-length: 12\nX-Empty:\nTime:\t 12:30 \t\nx-dup: 1\nX-Dup: 2";
+  BOOST_TEST(codec::header_field(h, "Content-length").value_or("?") == "12");
+  BOOST_TEST(codec::header_field(h, "CONTENT-LENGTH").value_or("?") == "12");  // names fold ASCII case
+  BOOST_TEST(codec::header_field(h, "content-Length").value_or("?") == "12");
+  BOOST_TEST(codec::header_field(h, "Time").value_or("?") == "12:30");  // trimmed; a colon in the value stays
+  BOOST_TEST(codec::header_field(h, "X-Empty").value_or("?") == "");    // present, empty
+  BOOST_TEST(codec::header_field(h, "x-dup").value_or("?") == "1");     // the first one
+  BOOST_TEST(!codec::header_field(h, "Content"));                       // whole names only
+  BOOST_TEST(!codec::header_field(h, "Content-length-x"));
+  BOOST_TEST(!codec::header_field(h, "SEND bob"));  // a line without a colon has no field
+  BOOST_TEST(!codec::header_field(h, ""));
+  BOOST_TEST(!codec::header_field("", "Content-length"));
+  // "\r\n" line ends, and the last line without one.
+  const std::string_view crlf = "SEND bob\r\nContent-length: 7\r\nLast: x ";
+  BOOST_TEST(codec::header_field(crlf, "content-length").value_or("?") == "7");
+  BOOST_TEST(codec::header_field(crlf, "last").value_or("?") == "x");
+  // Only ASCII letters fold; spaces around the name are not ignored.
+  BOOST_TEST(!codec::header_field("\xC3\x89t\xC3\xA9: 1", "\xC3\xA9t\xC3\xA9"));
+  BOOST_TEST(!codec::header_field("Content-length : 5", "Content-length"));
+}
+
+BOOST_AUTO_TEST_CASE(header_body_split_at_every_byte) {
+  // A body holding the delimiter, an empty body, no length field (no body),
+  // a body holding a whole frame, and a longer one.
+  const std::vector<std::string> frames = {
+      hb_frame("SEND bob", "hi\n\nthere\n\n"),
+      hb_frame("SEND carol", ""),
+      "RECEIVED bob\n\n",
+      hb_frame("SEND dave", hb_frame("SEND x", "y")),
+      hb_frame("SEND erin", std::string(200, 'b')),
+  };
+  std::vector<std::string> payloads = {"hi\n\nthere\n\n", "", "", hb_frame("SEND x", "y"), std::string(200, 'b')};
+  std::string wire;
+  for (auto& f : frames) wire += f;
+  check_every_split(codec::header_body{}, wire, payloads);
+}
+
+BOOST_AUTO_TEST_CASE(header_body_frames_from_one_read) {
+  const std::string wire = hb_frame("SEND bob", "one\n\n") + "RECEIVED alice\n\n" +
+                           "SEND carol\ncontent-LENGTH:\t3 \nOther: x\n\ntwo" + hb_frame("SEND dave", "");
+  harness<codec::header_body> h;
+  h.stream.chunk(wire);
+  auto a = h.next();
+  BOOST_TEST(a.bytes == hb_frame("SEND bob", "one\n\n"));
+  BOOST_TEST(a.payload == "one\n\n");
+  auto b = h.next();
+  BOOST_TEST(b.bytes == "RECEIVED alice\n\n");  // no length field: the frame is the header and delimiter
+  BOOST_TEST(b.payload == "");
+  auto c = h.next();
+  BOOST_TEST(c.bytes == "SEND carol\ncontent-LENGTH:\t3 \nOther: x\n\ntwo");
+  BOOST_TEST(c.payload == "two");
+  BOOST_TEST(h.next().bytes == hb_frame("SEND dave", ""));
+  BOOST_TEST(h.stream.read_calls() == 1u);
+  BOOST_TEST(!h.poll().has_value());
+  h.stream.eof();
+  BOOST_TEST(h.next().ec == howdy::error::end_of_stream);
+
+  // Many at once, as for the other codecs.
+  std::string many;
+  for (int i = 0; i < 300; ++i)
+    many += i % 3 ? hb_frame("SEND u" + std::to_string(i), "body " + std::to_string(i)) : "PING\n\n";
+  check_coalesced(codec::header_body{}, many, 300);
+}
+
+BOOST_AUTO_TEST_CASE(header_body_offsets_describe_header_and_body) {
+  codec::header_body c;
+  const std::string f = hb_frame("SEND bob", "hello") + "next";
+  const auto r = c.decode(as_bytes(f), 1000);
+  BOOST_TEST_REQUIRE((r.status == howdy::decode_status::complete));
+  BOOST_TEST(r.frame_size == f.size() - 4);
+  BOOST_TEST(r.payload_size == 5u);
+  BOOST_TEST(f.substr(r.payload_offset, r.payload_size) == "hello");
+  BOOST_TEST(f.substr(0, r.payload_offset - c.delimiter().size()) == "SEND bob\nContent-length: 5");
+  const std::string none = "QUIT\n\n";
+  const auto q = c.decode(as_bytes(none), 1000);
+  BOOST_TEST_REQUIRE((q.status == howdy::decode_status::complete));
+  BOOST_TEST(q.frame_size == none.size());
+  BOOST_TEST(q.payload_offset == none.size());
+  BOOST_TEST(q.payload_size == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(header_body_keeps_the_header_while_the_body_trickles) {
+  // Once the header is parsed the codec only waits for the body's length: it
+  // does not look at the header again (here, bytes that would no longer parse).
+  codec::header_body c;
+  std::string f = hb_frame("SEND bob", "0123456789");
+  const std::size_t body_at = f.size() - 10;
+  BOOST_TEST(
+      (c.decode(as_bytes(std::string_view(f).substr(0, body_at + 3)), 1000).status == howdy::decode_status::need_more));
+  f.replace(f.find("10"), 2, "xx");
+  const auto r = c.decode(as_bytes(f), 1000);
+  BOOST_TEST_REQUIRE((r.status == howdy::decode_status::complete));
+  BOOST_TEST(r.payload_offset == body_at);
+  BOOST_TEST(r.payload_size == 10u);
+  // After answering, it starts afresh: the same bytes are now malformed.
+  BOOST_TEST((c.decode(as_bytes(f), 1000).status == howdy::decode_status::malformed));
+  // And after that, a good frame decodes (no state left from the malformed one).
+  const std::string g = hb_frame("SEND x", "abc");
+  BOOST_TEST(c.decode(as_bytes(g), 1000).payload_size == 3u);
+  // Same after too_large.
+  BOOST_TEST((c.decode(as_bytes(g), 10).status == howdy::decode_status::too_large));
+  BOOST_TEST(c.decode(as_bytes(g), 1000).payload_size == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(header_body_malformed_length) {
+  for (std::string value : {"12a", "", " ", "-1", "+5", "0x10", "1 2", "1.5", "\xEF\xBC\x91",
+                            "99999999999999999999999999", "18446744073709551616"}) {
+    BOOST_TEST_CONTEXT("Content-length: '" << value << "'") {
+      harness<codec::header_body> h;
+      h.stream.chunk(hb_frame("SEND ok", "fine") + "SEND bob\nContent-length: " + value + "\n\nbody");
+      BOOST_TEST(h.next().payload == "fine");
+      BOOST_TEST(h.next().ec == howdy::error::malformed_frame);
+      BOOST_TEST(h.next().ec == howdy::error::malformed_frame);
+    }
+  }
+  // Leading zeros and blanks around the digits are fine.
+  harness<codec::header_body> h;
+  h.stream.chunk("SEND bob\nContent-length: \t 003\t\n\nabc");
+  BOOST_TEST(h.next().payload == "abc");
+}
+
+BOOST_AUTO_TEST_CASE(header_body_too_large_from_the_header) {
+  // 27 bytes of header and delimiter: a body of 73 fits in 100, 74 does not.
+  const std::string head73 = "SEND x\nContent-length: 73\n\n";
+  const std::string head74 = "SEND x\nContent-length: 74\n\n";
+  BOOST_TEST_REQUIRE(head73.size() == 27u);
+  check_rejected_after(codec::header_body{}, 100, head74);  // before any of the body is read
+  check_rejected_after(codec::header_body{}, 100, "SEND x\nContent-length: 18446744073709551615\n\n");
+  {
+    harness<codec::header_body> h({}, small_frames(100));
+    h.stream.chunk(head73 + std::string(73, 'b'));
+    auto g = h.next();
+    BOOST_TEST(!g.ec);
+    BOOST_TEST(g.payload.size() == 73u);
+  }
+  {  // a header without its delimiter within the limit
+    harness<codec::header_body> h({}, small_frames(100));
+    h.stream.chunk("SEND x\nContent-length: 1\n" + std::string(200, 'h'));
+    BOOST_TEST(h.next().ec == howdy::error::frame_too_large);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(header_body_custom_delimiter_and_field) {
+  codec::header_body proto("\r\n\r\n", "Length");
+  BOOST_TEST(proto.delimiter() == "\r\n\r\n");
+  BOOST_TEST(proto.length_field() == "Length");
+  const std::string wire = "PUT a\r\nlength: 4\r\nContent-length: 99\r\n\r\n\r\n\r\nPUT b\r\n\r\n";
+  check_every_split(proto, wire, {"\r\n\r\n", ""});
+}
+
+BOOST_AUTO_TEST_CASE(header_body_end_of_stream) {
+  check_eof(codec::header_body{}, hb_frame("SEND a", "abc"), hb_frame("SEND b", "hello"));
+  check_eof(codec::header_body{}, "RECEIVED a\n\n", "RECEIVED b\n\n");
 }
 
 // --- buffer steady state -----------------------------------------------------

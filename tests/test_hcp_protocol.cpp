@@ -1,4 +1,4 @@
-// Unit tests for samples/hcp/protocol.hpp (HCP/1 and HCP/2 message codecs).
+// Unit tests for samples/hcp/protocol.hpp (HCP/1, HCP/2 and seed-002 text message codecs).
 
 #include <array>
 #include <boost/test/unit_test.hpp>
@@ -501,6 +501,21 @@ BOOST_AUTO_TEST_CASE(hcp2_truncated_frames_rejected) {
       {h2::encode_dropped(3), 0},
       {h2::encode_pong(4), 0},
       {h2::encode_error(h2::errc::idle_timeout, 0, "bye"), 3},
+      {h2::encode_register("Amy", "s3cret"), 6},
+      {h2::encode_login("Amy", "pw"), 2},
+      {h2::encode_received(42), 0},
+      {h2::encode_join("news"), 0},
+      {h2::encode_leave("news"), 0},
+      {h2::encode_members_request("news"), 0},
+      {h2::encode_history_request(7), 0},
+      {h2::encode_roster(std::vector<h2::roster_entry>{{3, "Amy"}, {1, "Jon"}}), 0},
+      {h2::encode_delivered(42, "Amy"), 0},
+      {h2::encode_not_delivered(42, h2::errc::recipient_left, "Amy"), 0},
+      {h2::encode_room_joined("news", "Amy"), 0},
+      {h2::encode_room_left("news", "Amy"), 0},
+      {h2::encode_room_list(std::vector<h2::room_entry>{{"news", 3}, {"tea", 1}}), 0},
+      {h2::encode_room_members("news", std::vector<h2::roster_entry>{{3, "Amy"}, {2, "Bob"}}), 0},
+      {h2::encode_history_end(57, true), 0},
   };
   for (auto const& s : samples) {
     auto const type = static_cast<std::uint8_t>(s.frame[4]);
@@ -521,9 +536,11 @@ BOOST_AUTO_TEST_CASE(hcp2_truncated_frames_rejected) {
     BOOST_TEST(std::holds_alternative<h2::parse_error>(h2::parse(as_bytes(longer))) == (s.text == 0),
                "type " << int(type) << " + trailing byte");
   }
-  // WHO and BYE carry nothing.
-  BOOST_TEST((parse_fails(from_hex("00000002 05 00")).code == h2::errc::malformed_frame));
-  BOOST_TEST((parse_fails(from_hex("00000002 06 00")).code == h2::errc::malformed_frame));
+  // WHO, BYE, ROSTER_REQ and ROOMS carry nothing.
+  for (auto t : {"05"sv, "06"sv, "12"sv, "32"sv}) {
+    BOOST_TEST((parse_fails(from_hex("00000002"s + std::string(t) + "00")).code == h2::errc::malformed_frame));
+    BOOST_TEST(!std::holds_alternative<h2::parse_error>(h2::parse(as_bytes(from_hex("00000001"s + std::string(t))))));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(hcp2_bad_headers_rejected) {
@@ -567,6 +584,76 @@ BOOST_AUTO_TEST_CASE(hcp2_oversized_name_length_rejected) {
   BOOST_TEST(get_frame<h2::name>(h2::parse(as_bytes(ok))).value.size() == 64u);
 }
 
+BOOST_AUTO_TEST_CASE(hcp2_oversized_names_in_new_frames_rejected) {
+  namespace h2 = hcp::hcp2;
+  auto const long_name = "\x41"s + std::string(65, 'a');  // length byte 65
+  auto const h = [](char t) { return "\0\0\0\0"s + t; };
+  std::vector<std::string> const frames{
+      h('\x10') + long_name + "pw",                                // REGISTER name
+      h('\x11') + long_name + "pw",                                // LOGIN name
+      h('\x30') + long_name,                                       // JOIN
+      h('\x31') + long_name,                                       // LEAVE
+      h('\x33') + long_name,                                       // MEMBERS
+      h('\x91') + "\x00\x01\x01"s + long_name,                     // ROSTER entry
+      h('\xA0') + nuls(8) + long_name,                             // DELIVERED
+      h('\xA1') + nuls(8) + "\x00\x7a"s + long_name,               // NOT_DELIVERED
+      h('\xB0') + long_name + "\x03"s + "Amy",                     // ROOM_JOINED room
+      h('\xB0') + "\x04"s + "news" + long_name,                    // ROOM_JOINED user
+      h('\xB1') + "\x04"s + "news" + long_name,                    // ROOM_LEFT user
+      h('\xB2') + "\x00\x01"s + long_name + nuls(4),               // ROOM_LIST room
+      h('\xB3') + long_name + "\x00\x00"s,                         // ROOM_MEMBERS room
+      h('\xB3') + "\x04"s + "news" + "\x00\x01\x01"s + long_name,  // ROOM_MEMBERS member
+  };
+  for (auto const& f : frames) {
+    auto const e = parse_fails(with_length(f));
+    BOOST_TEST((e.code == h2::errc::malformed_frame), "type " << int(static_cast<std::uint8_t>(f[4])));
+    BOOST_TEST(e.type == static_cast<std::uint8_t>(f[4]));
+  }
+  // Encoders refuse names over 64 bytes.
+  auto const n65 = std::string(65, 'a');
+  BOOST_CHECK_THROW(h2::encode_register(n65, "pw"), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_login(n65, "pw"), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_join(n65), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_leave(n65), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_members_request(n65), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_roster(std::vector<h2::roster_entry>{{1, n65}}), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_delivered(1, n65), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_not_delivered(1, h2::errc::recipient_left, n65), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_room_joined(n65, "Amy"), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_room_left("news", n65), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_room_list(std::vector<h2::room_entry>{{n65, 1}}), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_room_members(n65, {}), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_room_members("news", std::vector<h2::roster_entry>{{1, n65}}), std::length_error);
+  std::vector<h2::roster_entry> many(65536, h2::roster_entry{1, "a"});
+  BOOST_CHECK_THROW(h2::encode_roster(many), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_room_members("news", many), std::length_error);
+  std::vector<h2::room_entry> many_rooms(65536, h2::room_entry{"r", 1});
+  BOOST_CHECK_THROW(h2::encode_room_list(many_rooms), std::length_error);
+}
+
+BOOST_AUTO_TEST_CASE(hcp2_list_count_bounds) {
+  namespace h2 = hcp::hcp2;
+  // ROSTER: an entry takes at least 2 bytes (status, length byte).
+  BOOST_TEST((parse_fails(from_hex("00000003 91 ffff")).code == h2::errc::malformed_frame));
+  BOOST_TEST((parse_fails(from_hex("00000006 91 0002 01 00 01")).code == h2::errc::malformed_frame));
+  auto const two = from_hex("00000007 91 0002 01 00 02 00");
+  auto const r = get_frame<h2::roster>(h2::parse(as_bytes(two)));
+  BOOST_TEST_REQUIRE(r.entries.size() == 2u);
+  BOOST_TEST(r.entries[1].status == 2);
+  BOOST_TEST(r.entries[1].name.empty());
+  // ROOM_LIST: at least 5 bytes per entry.
+  BOOST_TEST((parse_fails(from_hex("00000003 b2 ffff")).code == h2::errc::malformed_frame));
+  BOOST_TEST((parse_fails(from_hex("00000008 b2 0002 00 00000001")).code == h2::errc::malformed_frame));
+  auto const one = from_hex("00000008 b2 0001 00 00000009");
+  BOOST_TEST(get_frame<h2::room_list>(h2::parse(as_bytes(one))).rooms.at(0).members == 9u);
+  // ROOM_MEMBERS: same entries as ROSTER, after the room.
+  BOOST_TEST((parse_fails(from_hex("00000005 b3 01 61 ffff")).code == h2::errc::malformed_frame));
+  auto const none = from_hex("00000005 b3 01 61 0000");
+  auto const m = get_frame<h2::room_members>(h2::parse(as_bytes(none)));
+  BOOST_TEST(m.room == "a");
+  BOOST_TEST(m.members.empty());
+}
+
 BOOST_AUTO_TEST_CASE(hcp2_users_count_bounds) {
   namespace h2 = hcp::hcp2;
   // A count the frame cannot hold is refused (no huge reservation either).
@@ -579,7 +666,8 @@ BOOST_AUTO_TEST_CASE(hcp2_users_count_bounds) {
 
 BOOST_AUTO_TEST_CASE(hcp2_unknown_frame_types) {
   namespace h2 = hcp::hcp2;
-  for (unsigned t : {0x00u, 0x07u, 0x10u, 0x7Fu, 0x80u, 0x89u, 0x8Cu, 0x90u, 0xFFu}) {
+  for (unsigned t : {0x00u, 0x07u, 0x13u, 0x21u, 0x34u, 0x41u, 0x7Fu, 0x80u, 0x89u, 0x8Cu, 0x90u, 0x92u, 0xA2u, 0xB4u,
+                     0xC1u, 0xFFu}) {
     auto const f = with_length("\0\0\0\0"s + char(t) + "future payload");
     auto const e = parse_fails(f);
     BOOST_TEST((e.code == h2::errc::unknown_frame_type), "type " << t);
@@ -596,11 +684,32 @@ BOOST_AUTO_TEST_CASE(hcp2_error_codes) {
   BOOST_TEST(static_cast<int>(h2::errc::malformed_username) == 100);
   BOOST_TEST(static_cast<int>(h2::errc::unknown_frame_type) == 108);
   BOOST_TEST(static_cast<int>(h2::errc::already_named) == 113);
-  for (int c = 100; c <= 113; ++c) {
+  std::set<std::string_view> texts;
+  for (int c = 100; c <= 125; ++c) {
     auto const d = h2::describe(static_cast<h2::errc>(c));
     BOOST_TEST(d != "unknown error", "code " << c);
     BOOST_TEST(!d.empty());
+    BOOST_TEST(texts.insert(d).second, "code " << c << " text not distinct");
   }
+  BOOST_TEST(h2::describe(static_cast<h2::errc>(126)) == "unknown error");
+  BOOST_TEST(static_cast<int>(h2::errc::wrong_password) == 114);
+  BOOST_TEST(static_cast<int>(h2::errc::room_limit) == 125);
+  BOOST_TEST(h2::describe(h2::errc::wrong_password) == "wrong password");
+  BOOST_TEST(h2::describe(h2::errc::unknown_account) == "no account with that name");
+  BOOST_TEST(h2::describe(h2::errc::too_many_attempts) == "too many attempts; wait and try again");
+  BOOST_TEST(h2::describe(h2::errc::name_registered) == "that name belongs to a registered user");
+  BOOST_TEST(h2::describe(h2::errc::auth_required) == "this server requires an account: REGISTER or LOGIN");
+  BOOST_TEST(h2::describe(h2::errc::auth_disabled) == "accounts are disabled on this server");
+  BOOST_TEST(h2::describe(h2::errc::not_in_room) == "not a member of that room");
+  BOOST_TEST(h2::describe(h2::errc::invalid_room) == "invalid room name");
+  BOOST_TEST(h2::describe(h2::errc::recipient_left) == "not delivered: the recipient left before confirming");
+  BOOST_TEST(h2::describe(h2::errc::storage_failed) == "could not store the message; not sent");
+  BOOST_TEST(h2::describe(h2::errc::invalid_password) == "password must be 1 to 1024 bytes");
+  BOOST_TEST(h2::describe(h2::errc::room_limit) == "too many rooms");
+  BOOST_TEST(h2::is_valid_password("x"));
+  BOOST_TEST(h2::is_valid_password(std::string(1024, 'x')));
+  BOOST_TEST(!h2::is_valid_password(""));
+  BOOST_TEST(!h2::is_valid_password(std::string(1025, 'x')));
   BOOST_TEST(h2::describe(static_cast<h2::errc>(99)) == "unknown error");
   BOOST_TEST(h2::describe(h2::errc::name_taken) == "name taken");
 
@@ -609,6 +718,358 @@ BOOST_AUTO_TEST_CASE(hcp2_error_codes) {
   BOOST_TEST(ec.category().name() == "hcp2"s);
   BOOST_TEST(ec.message() == "frame too large");
   BOOST_TEST((ec == h2::errc::frame_too_large));
+}
+
+BOOST_AUTO_TEST_CASE(hcp2_new_frames_hex_vectors) {
+  namespace h2 = hcp::hcp2;
+  // Client frames.
+  BOOST_TEST(h2::encode_register("Amy", "s3cret") == from_hex("0000000b 10 03 416d79 733363726574"));
+  BOOST_TEST(h2::encode_login("Amy", "s3cret") == from_hex("0000000b 11 03 416d79") + "s3cret");
+  BOOST_TEST(h2::encode_roster_request() == from_hex("00000001 12"));
+  BOOST_TEST(h2::encode_received(42) == from_hex("00000009 20 000000000000002a"));
+  BOOST_TEST(h2::encode_join("news") == from_hex("00000006 30 04 6e657773"));
+  BOOST_TEST(h2::encode_leave("news") == from_hex("00000006 31 04") + "news");
+  BOOST_TEST(h2::encode_rooms_request() == from_hex("00000001 32"));
+  BOOST_TEST(h2::encode_members_request("news") == from_hex("00000006 33 04") + "news");
+  BOOST_TEST(h2::encode_history_request(41) == from_hex("00000009 40 0000000000000029"));
+  BOOST_TEST(h2::encode_send(9, h2::target_kind::room, "news", "Hi") ==
+             from_hex("0000000d 03 00000009 02 04 6e657773 4869"));
+  // Server frames.
+  std::vector<h2::roster_entry> const roster{
+      {h2::status_online | h2::status_registered, "Amy"}, {h2::status_registered, "Bob"}, {h2::status_online, "Jon"}};
+  BOOST_TEST(h2::encode_roster(roster) == from_hex("00000012 91 0003 03 03 416d79 02 03 426f62 01 03 4a6f6e"));
+  BOOST_TEST(h2::roster_size(roster) == 22u);
+  BOOST_TEST(h2::encode_delivered(42, "Amy") == from_hex("0000000d a0 000000000000002a 03 416d79"));
+  BOOST_TEST(h2::encode_not_delivered(42, h2::errc::recipient_left, "Amy") ==
+             from_hex("0000000f a1 000000000000002a 007a 03 416d79"));
+  BOOST_TEST(h2::encode_room_joined("news", "Amy") == from_hex("0000000a b0 04 6e657773 03 416d79"));
+  BOOST_TEST(h2::encode_room_left("news", "Amy") == from_hex("0000000a b1 04 6e657773 03 416d79"));
+  std::vector<h2::room_entry> const rooms{{"news", 3}, {"tea", 1}};
+  BOOST_TEST(h2::encode_room_list(rooms) == from_hex("00000014 b2 0002 04 6e657773 00000003 03 746561 00000001"));
+  BOOST_TEST(h2::encode_room_list(std::vector<h2::room_entry>{}) == from_hex("00000003 b2 0000"));
+  std::vector<h2::roster_entry> const members{{3, "Amy"}, {2, "Bob"}};
+  BOOST_TEST(h2::encode_room_members("news", members) ==
+             from_hex("00000012 b3 04 6e657773 0002 03 03 416d79 02 03 426f62"));
+  BOOST_TEST(h2::encode_history_end(57, true) == from_hex("0000000a c0 0000000000000039 01"));
+  BOOST_TEST(h2::encode_history_end(0, false) == from_hex("0000000a c0 0000000000000000 00"));
+  BOOST_TEST(h2::encode_message(43, 1700000000000000ull, h2::target_kind::room, "Jon", "news", "Hi") ==
+             from_hex("0000001d 87 000000000000002b 00060a24181e4000 02 03 4a6f6e 04 6e657773 4869"));
+}
+
+BOOST_AUTO_TEST_CASE(hcp2_round_trip_new_client_frames) {
+  namespace h2 = hcp::hcp2;
+  {
+    auto const f = h2::encode_register("Jos\xC3\xA9", "pass word \0 with nul"sv);
+    auto const v = get_frame<h2::register_account>(h2::parse(as_bytes(f)));
+    BOOST_TEST(v.name == "Jos\xC3\xA9");
+    BOOST_TEST(v.password == "pass word \0 with nul"sv);
+    BOOST_TEST((v.password.data() + v.password.size() == f.data() + f.size()));  // a view into the frame
+  }
+  {
+    auto const f = h2::encode_login(std::string(64, 'n'), std::string(1024, 'p'));
+    auto const v = get_frame<h2::login>(h2::parse(as_bytes(f)));
+    BOOST_TEST(v.name == std::string(64, 'n'));
+    BOOST_TEST(v.password == std::string(1024, 'p'));
+    // Length rules are the server's (NAME_REFUSED 124): parse accepts any password.
+    auto const e = h2::encode_login("Amy", "");
+    BOOST_TEST(get_frame<h2::login>(h2::parse(as_bytes(e))).password.empty());
+    auto const big = h2::encode_register("Amy", std::string(2000, 'p'));
+    BOOST_TEST(get_frame<h2::register_account>(h2::parse(as_bytes(big))).password.size() == 2000u);
+  }
+  {
+    auto const f = h2::encode_roster_request();
+    get_frame<h2::roster_request>(h2::parse(as_bytes(f)));
+    auto const r = h2::encode_rooms_request();
+    get_frame<h2::rooms_request>(h2::parse(as_bytes(r)));
+  }
+  {
+    auto const f = h2::encode_received(~0ull);
+    BOOST_TEST(get_frame<h2::received>(h2::parse(as_bytes(f))).id == ~0ull);
+    auto const hq = h2::encode_history_request(0x0102030405060708ull);
+    BOOST_TEST(get_frame<h2::history_request>(h2::parse(as_bytes(hq))).after_id == 0x0102030405060708ull);
+  }
+  {
+    auto const j = h2::encode_join("caf\xC3\xA9");
+    BOOST_TEST(get_frame<h2::join>(h2::parse(as_bytes(j))).room == "caf\xC3\xA9");
+    auto const l = h2::encode_leave(std::string(64, 'r'));
+    BOOST_TEST(get_frame<h2::leave>(h2::parse(as_bytes(l))).room == std::string(64, 'r'));
+    auto const m = h2::encode_members_request("news");
+    BOOST_TEST(get_frame<h2::members_request>(h2::parse(as_bytes(m))).room == "news");
+  }
+  {
+    auto const f = h2::encode_send(5, h2::target_kind::room, "news", "hello room");
+    auto const v = get_frame<h2::send>(h2::parse(as_bytes(f)));
+    BOOST_TEST((v.kind == h2::target_kind::room));
+    BOOST_TEST(v.target == "news");
+    BOOST_TEST(v.text == "hello room");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(hcp2_round_trip_new_server_frames) {
+  namespace h2 = hcp::hcp2;
+  {
+    std::vector<h2::roster_entry> const in{{3, "Amy"}, {0, ""}, {0xFF, std::string_view("Jos\xC3\xA9")}, {2, "Bob"}};
+    auto const f = h2::encode_roster(in);
+    BOOST_TEST(f.size() == h2::roster_size(in));
+    auto const v = get_frame<h2::roster>(h2::parse(as_bytes(f)));
+    BOOST_TEST_REQUIRE(v.entries.size() == in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      BOOST_TEST(v.entries[i].status == in[i].status);
+      BOOST_TEST(v.entries[i].name == in[i].name);
+    }
+    auto const e = h2::encode_roster({});
+    BOOST_TEST(e == from_hex("00000003 91 0000"));
+    BOOST_TEST(get_frame<h2::roster>(h2::parse(as_bytes(e))).entries.empty());
+  }
+  {
+    auto const f = h2::encode_delivered(7, "Amy");
+    auto const v = get_frame<h2::delivered>(h2::parse(as_bytes(f)));
+    BOOST_TEST(v.id == 7u);
+    BOOST_TEST(v.recipient == "Amy");
+    auto const n = h2::encode_not_delivered(8, h2::errc::recipient_left, "Bob");
+    auto const w = get_frame<h2::not_delivered>(h2::parse(as_bytes(n)));
+    BOOST_TEST(w.id == 8u);
+    BOOST_TEST(w.code == 122);
+    BOOST_TEST(w.recipient == "Bob");
+  }
+  {
+    auto const j = h2::encode_room_joined("news", "Amy");
+    auto const v = get_frame<h2::room_joined>(h2::parse(as_bytes(j)));
+    BOOST_TEST(v.room == "news");
+    BOOST_TEST(v.user == "Amy");
+    auto const l = h2::encode_room_left(std::string(64, 'r'), std::string(64, 'u'));
+    auto const w = get_frame<h2::room_left>(h2::parse(as_bytes(l)));
+    BOOST_TEST(w.room == std::string(64, 'r'));
+    BOOST_TEST(w.user == std::string(64, 'u'));
+  }
+  {
+    std::vector<h2::room_entry> const in{{"news", 3}, {"tea", 0xFFFFFFFFu}, {std::string_view("caf\xC3\xA9"), 1}};
+    auto const f = h2::encode_room_list(in);
+    BOOST_TEST(f.size() == h2::room_list_size(in));
+    auto const v = get_frame<h2::room_list>(h2::parse(as_bytes(f)));
+    BOOST_TEST_REQUIRE(v.rooms.size() == in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      BOOST_TEST(v.rooms[i].room == in[i].room);
+      BOOST_TEST(v.rooms[i].members == in[i].members);
+    }
+  }
+  {
+    std::vector<h2::roster_entry> const in{{3, "Amy"}, {2, "Bob"}};
+    auto const f = h2::encode_room_members("news", in);
+    BOOST_TEST(f.size() == h2::room_members_size("news", in));
+    auto const v = get_frame<h2::room_members>(h2::parse(as_bytes(f)));
+    BOOST_TEST(v.room == "news");
+    BOOST_TEST_REQUIRE(v.members.size() == 2u);
+    BOOST_TEST(v.members[0].status == 3);
+    BOOST_TEST(v.members[0].name == "Amy");
+    BOOST_TEST(v.members[1].status == 2);
+    BOOST_TEST(v.members[1].name == "Bob");
+  }
+  {
+    auto const f = h2::encode_history_end(~0ull, true);
+    auto const v = get_frame<h2::history_end>(h2::parse(as_bytes(f)));
+    BOOST_TEST(v.last_id == ~0ull);
+    BOOST_TEST(v.more);
+    auto const g = h2::encode_history_end(0, false);
+    BOOST_TEST(!get_frame<h2::history_end>(h2::parse(as_bytes(g))).more);
+  }
+  {
+    auto const f = h2::encode_name_refused(h2::errc::wrong_password, "Amy", h2::describe(h2::errc::wrong_password));
+    auto const v = get_frame<h2::name_refused>(h2::parse(as_bytes(f)));
+    BOOST_TEST(v.code == 114);
+    BOOST_TEST(v.reason == "wrong password");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(hcp2_new_frames_write_into_buffer) {
+  namespace h2 = hcp::hcp2;
+  std::vector<h2::roster_entry> const roster{{3, "Amy"}, {1, "Jon"}};
+  auto const n = h2::roster_size(roster);
+  std::vector<std::byte> buf(n + 1, std::byte{0xEE});
+  BOOST_TEST(h2::write_roster(std::span(buf).first(n), roster) == n);
+  BOOST_TEST((buf[n] == std::byte{0xEE}));
+  BOOST_TEST((std::string_view(reinterpret_cast<char const*>(buf.data()), n) == h2::encode_roster(roster)));
+  BOOST_CHECK_THROW(h2::write_roster(std::span(buf).first(n - 1), roster), std::length_error);
+  BOOST_CHECK_THROW(h2::write_history_end(std::span(buf).first(h2::history_end_size() - 1), 1, false),
+                    std::length_error);
+  BOOST_CHECK_THROW(h2::write_register(std::span(buf).first(5), "Amy", "pw"), std::length_error);
+  BOOST_TEST(h2::write_received(std::span(buf).first(h2::received_size()), 1) == 13u);
+}
+
+// ---------------------------------------------------------------------------
+// Seed-002 text protocol
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(text_encoders_match_the_seed_document) {
+  namespace tx = hcp::text;
+  using hcp::hcp2::errc;
+  BOOST_TEST(tx::registered(tx::direction::tosend, "bob") == "REGISTERED TOSEND bob\n\n");
+  BOOST_TEST(tx::registered(tx::direction::torecv, "bob") == "REGISTERED TORECV bob\n\n");
+  BOOST_TEST(tx::register_line(tx::direction::tosend, "bob") == "REGISTER TOSEND bob\n\n");
+  BOOST_TEST(tx::register_line(tx::direction::torecv, "bob") == "REGISTER TORECV bob\n\n");
+  BOOST_TEST(tx::forward("alice", "hello") == "FORWARD alice\nContent-length: 5\n\nhello");
+  BOOST_TEST(tx::forward("alice", "") == "FORWARD alice\nContent-length: 0\n\n");
+  BOOST_TEST(tx::send("bob", "hi there") == "SEND bob\nContent-length: 8\n\nhi there");
+  BOOST_TEST(tx::send("ALL", std::string(1000, 'x')) == "SEND ALL\nContent-length: 1000\n\n" + std::string(1000, 'x'));
+  BOOST_TEST(tx::sent("bob") == "SENT bob\n\n");
+  BOOST_TEST(tx::received("alice") == "RECEIVED alice\n\n");
+  BOOST_TEST(tx::error(errc::malformed_username) == "ERROR 100 Malformed username\n\n");
+  BOOST_TEST(tx::error(errc::not_registered) == "ERROR 101 No user registered\n\n");
+  BOOST_TEST(tx::error(errc::unknown_recipient) == "ERROR 102 Unable to send\n\n");
+  BOOST_TEST(tx::error(errc::malformed_frame) == "ERROR 103 Header incomplete\n\n");
+  BOOST_TEST(tx::error(errc::name_taken) == "ERROR 104 Username taken\n\n");
+  BOOST_TEST(tx::error(errc::name_reserved) == "ERROR 105 Username reserved\n\n");
+  BOOST_TEST(tx::error(errc::name_registered) == "ERROR 117 Username registered\n\n");
+  BOOST_TEST(tx::error(errc::auth_required) == "ERROR 118 Account required\n\n");
+  BOOST_TEST(tx::error(errc::frame_too_large) == "ERROR 107 frame too large\n\n");
+  BOOST_TEST(tx::error(errc::malformed_frame, "Header Incomplete") == "ERROR 103 Header Incomplete\n\n");
+  BOOST_TEST(tx::error(102) == "ERROR 102 Unable to send\n\n");  // as int, too
+  BOOST_TEST(tx::error(117) == tx::error(errc::name_registered));
+  BOOST_TEST(tx::error(103, "Header Incomplete") == "ERROR 103 Header Incomplete\n\n");
+  BOOST_TEST(tx::is_everyone("ALL"));
+  BOOST_TEST(!tx::is_everyone("All"));
+  BOOST_TEST(!tx::is_everyone("all"));
+  BOOST_TEST(!tx::is_everyone("bob"));
+  for (int c = 100; c <= 125; ++c) BOOST_TEST(!tx::phrase(static_cast<errc>(c)).empty(), "code " << c);
+
+  // Names the header cannot carry are refused (an HCP user may have one).
+  BOOST_TEST(tx::can_carry_name("Jon Stewart"));
+  BOOST_TEST(!tx::can_carry_name("a\nb"));
+  BOOST_TEST(!tx::can_carry_name(std::string(65, 'a')));
+  BOOST_CHECK_THROW(tx::forward("a\n\nERROR 100 x", "hi"), std::invalid_argument);
+  BOOST_CHECK_THROW(tx::sent("a\nb"), std::invalid_argument);
+  BOOST_CHECK_THROW(tx::registered(tx::direction::tosend, std::string(65, 'a')), std::invalid_argument);
+  BOOST_TEST(tx::forward("Jon Stewart", "x") == "FORWARD Jon Stewart\nContent-length: 1\n\nx");
+}
+
+BOOST_AUTO_TEST_CASE(text_name_validation) {
+  namespace tx = hcp::text;
+  BOOST_TEST(tx::is_valid_name("bob"));
+  BOOST_TEST(tx::is_valid_name("Bob42"));
+  BOOST_TEST(tx::is_valid_name("7"));
+  BOOST_TEST(tx::is_valid_name(std::string(64, 'z')));
+  BOOST_TEST(tx::is_valid_name("ALLx"));
+  BOOST_TEST(tx::is_valid_name("AL"));
+  BOOST_TEST(!tx::is_valid_name(std::string(65, 'z')));
+  BOOST_TEST(!tx::is_valid_name(""));
+  for (auto all : {"ALL"sv, "all"sv, "All"sv, "aLl"sv}) BOOST_TEST(!tx::is_valid_name(all), all);
+  for (auto bad : {"bo b"sv, "bob!"sv, "b_b"sv, "b-b"sv, "Jos\xC3\xA9"sv, "bob\n"sv, "a\0b"sv, "@bob"sv})
+    BOOST_TEST(!tx::is_valid_name(bad));
+}
+
+BOOST_AUTO_TEST_CASE(text_parse_command) {
+  namespace tx = hcp::text;
+  using k = tx::command_kind;
+  {
+    auto const c = tx::parse_command("REGISTER TOSEND bob");
+    BOOST_TEST((c.kind == k::register_));
+    BOOST_TEST((c.direction == tx::direction::tosend));
+    BOOST_TEST(c.arg == "bob");
+    BOOST_TEST(!c.content_length.has_value());
+    auto const d = tx::parse_command("REGISTER TORECV bob");
+    BOOST_TEST((d.kind == k::register_));
+    BOOST_TEST((d.direction == tx::direction::torecv));
+    BOOST_TEST(d.arg == "bob");
+  }
+  {
+    // Structural only: a bad name is reported as given; the server answers 100.
+    auto const c = tx::parse_command("REGISTER TOSEND bo b!");
+    BOOST_TEST((c.kind == k::register_));
+    BOOST_TEST(c.arg == "bo b!");
+    BOOST_TEST(!tx::is_valid_name(c.arg));
+    auto const e = tx::parse_command("REGISTER TORECV");
+    BOOST_TEST((e.kind == k::register_));
+    BOOST_TEST(e.arg.empty());
+    BOOST_TEST((tx::parse_command("REGISTER TOFOO bob").kind == k::unknown));
+    BOOST_TEST((tx::parse_command("REGISTER").kind == k::unknown));
+    BOOST_TEST((tx::parse_command("register TOSEND bob").kind == k::unknown));
+    BOOST_TEST((tx::parse_command("REGISTER tosend bob").kind == k::unknown));
+  }
+  {
+    auto const c = tx::parse_command("SEND bob\nContent-length: 5");
+    BOOST_TEST((c.kind == k::send));
+    BOOST_TEST(c.arg == "bob");
+    BOOST_TEST_REQUIRE(c.content_length.has_value());
+    BOOST_TEST(*c.content_length == 5u);
+    // Field names in any case, values trimmed, other fields ignored.
+    auto const d = tx::parse_command("SEND ALL\nX-Thing: 1\ncontent-LENGTH:  12 ");
+    BOOST_TEST(d.arg == "ALL");
+    BOOST_TEST(d.content_length.value_or(0) == 12u);
+    auto const z = tx::parse_command("SEND bob\nContent-length: 0");
+    BOOST_TEST(z.content_length.value_or(99) == 0u);
+  }
+  {
+    // No (usable) Content-length: the server answers 103 and closes.
+    BOOST_TEST(!tx::parse_command("SEND bob").content_length.has_value());
+    BOOST_TEST(!tx::parse_command("SEND bob\nContent-type: text").content_length.has_value());
+    BOOST_TEST(!tx::parse_command("SEND bob\nContent-length: five").content_length.has_value());
+    BOOST_TEST(!tx::parse_command("SEND bob\nContent-length: -5").content_length.has_value());
+    BOOST_TEST(!tx::parse_command("SEND bob\nContent-length:").content_length.has_value());
+    BOOST_TEST(!tx::parse_command("SEND bob\nContent-length: 99999999999999999999999").content_length.has_value());
+    // The command line is not a field, even if it looks like one.
+    BOOST_TEST(!tx::parse_command("SEND Content-length: 5").content_length.has_value());
+    BOOST_TEST(tx::parse_command("SEND Content-length: 5").arg == "Content-length: 5");
+  }
+  {
+    auto const c = tx::parse_command("RECEIVED alice");
+    BOOST_TEST((c.kind == k::received));
+    BOOST_TEST(c.arg == "alice");
+  }
+  {
+    // From a TORECV client; the phrase's case varies.
+    auto const c = tx::parse_command("ERROR 103 Header Incomplete");
+    BOOST_TEST((c.kind == k::error));
+    BOOST_TEST(c.code == 103);
+    BOOST_TEST(c.arg == "Header Incomplete");
+    auto const d = tx::parse_command("ERROR 103 header incomplete");
+    BOOST_TEST(d.code == 103);
+    auto const e = tx::parse_command("ERROR 103");
+    BOOST_TEST((e.kind == k::error));
+    BOOST_TEST(e.code == 103);
+    BOOST_TEST(e.arg.empty());
+    BOOST_TEST((tx::parse_command("ERROR abc Header").kind == k::unknown));
+    BOOST_TEST((tx::parse_command("ERROR -3 x").kind == k::unknown));
+    BOOST_TEST((tx::parse_command("ERROR").kind == k::unknown));
+  }
+  {
+    // Server replies parse too (for clients and tests).
+    auto const r = tx::parse_command("REGISTERED TORECV bob");
+    BOOST_TEST((r.kind == k::registered));
+    BOOST_TEST((r.direction == tx::direction::torecv));
+    BOOST_TEST(r.arg == "bob");
+    auto const f = tx::parse_command("FORWARD alice\nContent-length: 5");
+    BOOST_TEST((f.kind == k::forward));
+    BOOST_TEST(f.arg == "alice");
+    BOOST_TEST(f.content_length.value_or(0) == 5u);
+    auto const s = tx::parse_command("SENT bob");
+    BOOST_TEST((s.kind == k::sent));
+    BOOST_TEST(s.arg == "bob");
+  }
+  {
+    auto const u = tx::parse_command("HELLO there");
+    BOOST_TEST((u.kind == k::unknown));
+    BOOST_TEST(u.arg == "HELLO there");
+    BOOST_TEST((tx::parse_command("").kind == k::unknown));
+    BOOST_TEST((tx::parse_command("SENDX bob").kind == k::unknown));
+    BOOST_TEST((tx::parse_command("send bob").kind == k::unknown));
+    BOOST_TEST((tx::parse_command("\nSEND bob").kind == k::unknown));
+  }
+  {
+    // Round trip through the encoders: the header is the frame before "\n\n".
+    auto const frame = tx::send("bob", "hello");
+    auto const at = frame.find(tx::delimiter);
+    auto const c = tx::parse_command(std::string_view(frame).substr(0, at));
+    BOOST_TEST((c.kind == k::send));
+    BOOST_TEST(c.arg == "bob");
+    BOOST_TEST(c.content_length.value_or(0) == 5u);
+    BOOST_TEST(frame.substr(at + tx::delimiter.size()) == "hello");
+    auto const reg = tx::register_line(tx::direction::torecv, "amy");
+    BOOST_TEST((tx::parse_command(std::string_view(reg).substr(0, reg.size() - 2)).direction == tx::direction::torecv));
+    auto const err = tx::error(hcp::hcp2::errc::unknown_recipient);
+    auto const e = tx::parse_command(std::string_view(err).substr(0, err.size() - 2));
+    BOOST_TEST(e.code == 102);
+    BOOST_TEST(e.arg == "Unable to send");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(hostile_input_never_crashes) {
@@ -631,6 +1092,7 @@ BOOST_AUTO_TEST_CASE(hostile_input_never_crashes) {
     (void)h1::parse_update(as_bytes(p));
     (void)h1::parse_message(as_bytes(p));
     (void)hcp::is_valid_utf8(payload);
+    (void)hcp::text::parse_command(payload);
   }
   BOOST_TEST(parsed > 0u);  // text-ending frames accept most random payloads
 }

@@ -1,5 +1,6 @@
 // name_registry: uniqueness, reserved names, rules, leases (scope, move,
-// disconnect), watchers and snapshots, async_claim, and a claiming race.
+// disconnect), watchers and snapshots, async_claim, a claiming race, and
+// protected (account) names.
 
 #include <boost/test/unit_test.hpp>
 
@@ -414,6 +415,175 @@ BOOST_AUTO_TEST_CASE(eight_threads_race_for_the_same_names) {
   BOOST_TEST_REQUIRE(events.size() == std::size_t(2 * names));
   for (std::size_t i = 0; i < events.size(); ++i) BOOST_TEST(events[i].sequence == i + 1);
   BOOST_TEST(r.snapshot().sequence == std::uint64_t(2 * names));
+}
+
+// --- protected names ---------------------------------------------------------
+
+namespace {
+std::error_code claim_protected_error(registry& r, std::string_view name) {
+  std::error_code ec;
+  auto l = r.claim_protected(name, 0, ec);
+  BOOST_TEST(static_cast<bool>(l) == !ec);
+  return ec;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(protected_names_are_only_for_claim_protected) {
+  registry r;
+  BOOST_TEST(!r.is_protected("alice"));
+  r.protect("alice");
+  BOOST_TEST(r.is_protected("alice"));
+  BOOST_TEST(!r.is_protected("Alice"));  // case-sensitive registry
+  BOOST_TEST(claim_error(r, "alice") == howdy::error::name_protected);
+  BOOST_TEST(r.size() == 0u);
+
+  std::error_code ec;
+  auto owner = r.claim_protected("alice", 1, ec);
+  BOOST_TEST_REQUIRE(!ec);
+  BOOST_TEST(owner.name() == "alice");
+  BOOST_TEST(owner_of(r, "alice") == 1);
+  // Held: the account holder gets name_taken, a guest still hears it is protected.
+  BOOST_TEST(claim_protected_error(r, "alice") == howdy::error::name_taken);
+  BOOST_TEST(claim_error(r, "alice") == howdy::error::name_protected);
+  BOOST_TEST(owner_of(r, "alice") == 1);
+  owner.release();
+  BOOST_TEST(claim_error(r, "alice") == howdy::error::name_protected);  // still the account's when offline
+
+  r.unprotect("alice");
+  BOOST_TEST(!r.is_protected("alice"));
+  BOOST_TEST(claim_error(r, "alice") == std::error_code{});
+  r.unprotect("alice");  // twice is harmless
+  r.unprotect("never");
+
+  // claim_protected also takes names nobody protected.
+  BOOST_TEST(claim_protected_error(r, "bob") == std::error_code{});
+  BOOST_TEST(!r.is_protected("bob"));
+}
+
+BOOST_AUTO_TEST_CASE(protected_names_after_rules_and_reserved) {
+  registry r({}, {"admin"});
+  r.protect("admin");
+  r.protect("\xFF");
+  r.protect("");
+  BOOST_TEST(claim_error(r, "admin") == howdy::error::name_reserved);
+  BOOST_TEST(claim_protected_error(r, "admin") == howdy::error::name_reserved);
+  BOOST_TEST(claim_error(r, "\xFF") == howdy::error::name_invalid);
+  BOOST_TEST(claim_protected_error(r, "\xFF") == howdy::error::name_invalid);
+  BOOST_TEST(claim_error(r, "") == howdy::error::name_invalid);
+  BOOST_TEST(r.check("admin") == howdy::error::name_reserved);
+  r.protect("carol");
+  BOOST_TEST(r.check("carol") == std::error_code{});  // check() is about rules and reserved names only
+  BOOST_TEST(r.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(protected_names_fold_case_with_the_registry) {
+  howdy::name_rules rules;
+  rules.case_insensitive = true;
+  registry r(rules);
+  r.protect("Bob");
+  for (const char* n : {"Bob", "bob", "BOB", "bOb"}) {
+    BOOST_TEST(r.is_protected(n), n);
+    BOOST_TEST(claim_error(r, n) == howdy::error::name_protected, n);
+  }
+  std::error_code ec;
+  auto l = r.claim_protected("BOB", 2, ec);
+  BOOST_TEST_REQUIRE(!ec);
+  BOOST_TEST(l.name() == "BOB");  // as claimed
+  BOOST_TEST(claim_protected_error(r, "bob") == howdy::error::name_taken);
+  l.release();
+  r.unprotect("bOB");
+  BOOST_TEST(!r.is_protected("Bob"));
+  BOOST_TEST(claim_error(r, "bob") == std::error_code{});
+}
+
+BOOST_AUTO_TEST_CASE(protecting_a_held_name_leaves_its_holder) {
+  registry r;
+  std::vector<howdy::presence_event> events;
+  r.watch([&](const howdy::presence_event& e) { events.push_back(e); });
+  std::error_code ec;
+  auto guest = r.claim("carl", 3, ec);
+  BOOST_TEST_REQUIRE(!ec);
+  r.protect("carl");
+  BOOST_TEST(owner_of(r, "carl") == 3);
+  BOOST_TEST(static_cast<bool>(guest));
+  guest.release();
+  BOOST_TEST(claim_error(r, "carl") == howdy::error::name_protected);
+  BOOST_TEST(events.size() == 2u);  // the join and the leave; protecting is no presence event
+}
+
+BOOST_AUTO_TEST_CASE(async_claim_refuses_protected_names) {
+  asio::io_context ctx(1);
+  registry r;
+  r.protect("dora");
+  bool done = false;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        auto [ec, none] = co_await r.async_claim("dora", 1, asio::experimental::as_tuple(asio::use_awaitable));
+        BOOST_TEST(ec == howdy::error::name_protected);
+        BOOST_TEST(!none);
+        auto [ec2, other] = co_await r.async_claim("dana", 2, asio::experimental::as_tuple(asio::use_awaitable));
+        BOOST_TEST(!ec2);
+        BOOST_TEST(other.name() == "dana");
+        done = true;
+      },
+      asio::detached);
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return done; }));
+  BOOST_TEST(r.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(threads_claim_and_protect_concurrently) {
+  // Account holders (claim_protected) and guests (claim) race for protected
+  // names while other names are protected and unprotected: guests never get a
+  // protected name, each protected name has exactly one holder.
+  constexpr int threads = 8, names = 100;
+  registry r;
+  for (int i = 0; i < names; ++i) r.protect("acct" + std::to_string(i));
+  std::vector<std::vector<registry::lease>> won(threads);
+  std::vector<int> refused(threads, 0);
+  std::atomic<int> ready{0};
+  std::atomic<bool> toggling{true};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      std::vector<int> order(names);
+      for (int i = 0; i < names; ++i) order[i] = i;
+      std::shuffle(order.begin(), order.end(), std::mt19937(t));
+      ++ready;
+      while (ready < threads) std::this_thread::yield();
+      for (int i : order) {
+        std::error_code ec;
+        const std::string name = "acct" + std::to_string(i);
+        auto l = t % 2 ? r.claim(name, t, ec) : r.claim_protected(name, t, ec);
+        if (l)
+          won[t].push_back(std::move(l));
+        else if (ec == howdy::error::name_protected)
+          ++refused[t];
+      }
+    });
+  std::thread toggler([&] {
+    for (int k = 0; toggling; ++k) {
+      const std::string name = "other" + std::to_string(k % 10);
+      r.protect(name);
+      (void)r.is_protected(name);
+      r.unprotect(name);
+    }
+  });
+  for (auto& t : pool) t.join();
+  toggling = false;
+  toggler.join();
+
+  std::vector<int> holders(names, 0);
+  for (int t = 0; t < threads; ++t) {
+    if (t % 2) {
+      BOOST_TEST(won[t].empty(), "guest thread " << t);
+      BOOST_TEST(refused[t] == names);
+    }
+    for (auto& l : won[t]) ++holders[std::stoi(l.name().substr(4))];
+  }
+  for (int i = 0; i < names; ++i) BOOST_TEST(holders[i] == 1, "acct" << i);
+  BOOST_TEST(r.size() == std::size_t(names));
+  for (int k = 0; k < 10; ++k) BOOST_TEST(!r.is_protected("other" + std::to_string(k)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -21,6 +21,15 @@ enum class error {
   name_taken,          // another owner holds the name
   name_reserved,       // the name is reserved
   name_invalid,        // the name breaks the registry's rules
+  name_protected,      // the name belongs to an account; only its owner may claim it
+
+  // Rooms
+  room_limit,          // no more rooms, or no more rooms for this member
+  not_a_member,        // the member is not in that room
+
+  // Workers
+  worker_busy,         // the worker's queue is full
+  worker_stopped,      // the worker has stopped and runs nothing more
 
   // Server plumbing
   handshake_timeout,   // the peer did not finish its handshake in time
@@ -44,6 +53,11 @@ class error_category_impl final : public std::error_category {
       case error::name_taken: return "that name is already taken";
       case error::name_reserved: return "that name is reserved";
       case error::name_invalid: return "that name is not allowed";
+      case error::name_protected: return "that name belongs to a registered user";
+      case error::room_limit: return "too many rooms";
+      case error::not_a_member: return "not a member of that room";
+      case error::worker_busy: return "too much work is queued; try again later";
+      case error::worker_stopped: return "the worker has stopped";
       case error::handshake_timeout: return "the handshake did not complete in time";
       case error::idle_timeout: return "the connection was idle for too long";
       case error::too_many_connections: return "the server has reached its connection limit";

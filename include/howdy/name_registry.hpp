@@ -1,7 +1,7 @@
 // Unique names for live owners. Claiming a name gives a lease that frees it
 // when destroyed (so a disconnect frees it too); watchers hear every join and
 // leave in one global order, numbered so that a snapshot and the events that
-// follow it fit together.
+// follow it fit together. Protected names are kept for their accounts.
 #pragma once
 
 #include <howdy/detail/utf8.hpp>
@@ -20,6 +20,7 @@
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -106,19 +107,35 @@ class name_registry {
   }
 
   // Claims `name` for `owner`. On failure the lease is empty and `ec` says why:
-  // error::name_invalid, name_reserved or name_taken.
+  // error::name_invalid, name_reserved, name_protected or name_taken.
   lease claim(std::string_view name, Owner owner, std::error_code& ec) {
-    ec = check(name);
-    if (ec) return {};
+    return claim_as(name, std::move(owner), ec, false);
+  }
+
+  // Claims a name whether or not it is protected: for its account holder, once
+  // the caller has checked who that is. Still name_taken while someone holds it.
+  lease claim_protected(std::string_view name, Owner owner, std::error_code& ec) {
+    return claim_as(name, std::move(owner), ec, true);
+  }
+
+  // Protected names belong to accounts: claim() refuses them even while nobody
+  // holds them. Protecting a held name does not take it from its holder.
+  void protect(std::string_view name) {
     std::string key = key_of(name);
     std::lock_guard lock(mutex_);
-    auto [it, inserted] = entries_.try_emplace(key, entry{std::string(name), std::move(owner), sequence_ + 1});
-    if (!inserted) {
-      ec = error::name_taken;
-      return {};
-    }
-    notify({presence::joined, it->second.name, ++sequence_}, it->second.owner);
-    return lease(this, std::move(key), std::string(name));
+    protected_.insert(std::move(key));
+  }
+
+  void unprotect(std::string_view name) {
+    const std::string key = key_of(name);
+    std::lock_guard lock(mutex_);
+    protected_.erase(key);
+  }
+
+  bool is_protected(std::string_view name) const {
+    const std::string key = key_of(name);
+    std::lock_guard lock(mutex_);
+    return protected_.contains(key);
   }
 
   // The asynchronous form, void(std::error_code, lease): what a registry shared
@@ -202,6 +219,25 @@ class name_registry {
     return key;
   }
 
+  lease claim_as(std::string_view name, Owner owner, std::error_code& ec, bool may_take_protected) {
+    ec = check(name);
+    if (ec) return {};
+    std::string key = key_of(name);
+    std::lock_guard lock(mutex_);
+    // Before name_taken: a guest is told the name is an account's, not merely in use.
+    if (!may_take_protected && protected_.contains(key)) {
+      ec = error::name_protected;
+      return {};
+    }
+    auto [it, inserted] = entries_.try_emplace(key, entry{std::string(name), std::move(owner), sequence_ + 1});
+    if (!inserted) {
+      ec = error::name_taken;
+      return {};
+    }
+    notify({presence::joined, it->second.name, ++sequence_}, it->second.owner);
+    return lease(this, std::move(key), std::string(name));
+  }
+
   void erase(const std::string& key) {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(key);
@@ -219,6 +255,7 @@ class name_registry {
   std::vector<std::string> reserved_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, entry> entries_;
+  std::unordered_set<std::string> protected_;  // keys (key_of) of account names
   std::map<std::uint64_t, watcher> watchers_;
   std::uint64_t sequence_ = 0;
   std::uint64_t next_watcher_ = 0;

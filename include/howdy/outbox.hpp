@@ -28,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace howdy {
 
@@ -65,13 +66,51 @@ class outbox : public std::enable_shared_from_this<outbox> {
   // Queues a frame. Call on the outbox's executor. Never waits; returns false
   // when the outbox is closed or has failed (the frame is not sent).
   bool push(shared_buffer frame) {
-    if (closed_ || error_) return false;
-    if (queued_bytes_ + frame.size() > options_.max_bytes && !make_room(frame.size())) return false;
-    queued_bytes_ += frame.size();
-    queue_.push_back(std::move(frame));
+    if (closed_ || !enqueue(std::move(frame))) return false;
+    if (held_) ++held_count_;
     schedule_flush();
     return true;
   }
+
+  // Frames pushed from now on are queued (within the limits, as usual) but not
+  // written until release(); those pushed before still go out. Say, while a
+  // session fetches stored history that must reach its client before live
+  // frames that arrive meanwhile. Holding twice is holding once. Call on the
+  // outbox's executor.
+  void hold() {
+    if (error_ || finished_) return;
+    held_ = true;
+  }
+
+  // Queues `ahead` before every frame pushed since hold(), then writes again.
+  // The limits apply to `ahead` as to any push; `ahead` is queued even after
+  // close() (the frames it goes before were accepted), not after a failure.
+  // Without hold() it queues `ahead` like push(). Call on the outbox's executor.
+  void release(std::vector<shared_buffer> ahead = {}) {
+    if (error_ || finished_) return;
+    held_ = false;
+    if (!ahead.empty()) {
+      // The ring cannot insert in the middle: take the held frames off its end
+      // and queue them again after `ahead`, so the policy sees the new order.
+      std::vector<shared_buffer> held;
+      held.reserve(held_count_);
+      for (std::size_t i = queue_.size() - held_count_; i < queue_.size(); ++i) {
+        queued_bytes_ -= queue_[i].size();
+        held.push_back(std::move(queue_[i]));
+      }
+      queue_.truncate(queue_.size() - held_count_);
+      held_count_ = 0;
+      for (auto& f : ahead)
+        if (!enqueue(std::move(f))) return;
+      for (auto& f : held)
+        if (!enqueue(std::move(f))) return;
+    }
+    held_count_ = 0;
+    if (closed_ && queue_.empty() && !writing_) return finish();
+    schedule_flush();
+  }
+
+  bool held() const noexcept { return held_; }
 
   // Queues a frame from any thread.
   void post(shared_buffer frame) {
@@ -79,12 +118,13 @@ class outbox : public std::enable_shared_from_this<outbox> {
   }
 
   // Accepts nothing more; run() ends once what is queued has been written, or
-  // fails with error::shutting_down if that takes longer than `grace`.
+  // fails with error::shutting_down if that takes longer than `grace`. While
+  // held, that includes waiting for release() (held frames are not dropped).
   void close(std::chrono::steady_clock::duration grace = std::chrono::seconds(5)) {
     if (closed_) return;
     closed_ = true;
     if (error_) return;
-    if (queue_.empty() && !writing_) return finish();
+    if (queue_.empty() && !writing_ && !held_) return finish();
     grace_.emplace(ex_);
     grace_->expires_after(grace);
     grace_->async_wait([weak = weak_from_this()](std::error_code ec) {
@@ -99,6 +139,8 @@ class outbox : public std::enable_shared_from_this<outbox> {
     error_ = why;
     for (std::size_t i = in_flight_; i < queue_.size(); ++i) queued_bytes_ -= queue_[i].size();
     queue_.truncate(in_flight_);  // frames being written stay until the write completes
+    held_ = false;
+    held_count_ = 0;
     if (sink_) sink_->close();
     finish();
   }
@@ -113,7 +155,7 @@ class outbox : public std::enable_shared_from_this<outbox> {
       outbox& self;
       ~detach_on_exit() { self.finished_ = true; }  // nothing touches the stream after this
     } guard{*this};
-    if (closed_ && queue_.empty()) finish();
+    if (closed_ && queue_.empty() && !held_) finish();
     schedule_flush();
     if (!finished_) co_await done_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     co_return error_;
@@ -129,8 +171,20 @@ class outbox : public std::enable_shared_from_this<outbox> {
   std::error_code error() const noexcept { return error_; }
 
  private:
+  // Queues a frame at the end, applying the overflow policy; false if it failed.
+  bool enqueue(shared_buffer frame) {
+    if (error_) return false;
+    if (queued_bytes_ + frame.size() > options_.max_bytes && !make_room(frame.size())) return false;
+    queued_bytes_ += frame.size();
+    queue_.push_back(std::move(frame));
+    return true;
+  }
+
+  // Frames that may be written now: all but those held.
+  std::size_t writable() const noexcept { return queue_.size() - held_count_; }
+
   void schedule_flush() {
-    if (flush_scheduled_ || writing_ || !sink_ || finished_ || queue_.empty()) return;
+    if (flush_scheduled_ || writing_ || !sink_ || finished_ || writable() == 0) return;
     flush_scheduled_ = true;
     asio::post(ex_, [self = shared_from_this()] {
       self->flush_scheduled_ = false;
@@ -142,7 +196,7 @@ class outbox : public std::enable_shared_from_this<outbox> {
   void flush() {
     while (!error_ && !writing_ && !finished_) {
       if (in_flight_ == 0 && !start_batch()) {
-        if (closed_) finish();
+        if (closed_ && queue_.empty() && !held_) finish();
         return;
       }
       std::error_code ec;
@@ -165,7 +219,7 @@ class outbox : public std::enable_shared_from_this<outbox> {
     }
   }
 
-  // Takes up to max_batch queued frames as the batch to write; false if none.
+  // Takes up to max_batch queued frames (not held ones) as the batch to write; false if none.
   bool start_batch() {
     if (queue_.empty()) {
       // An idle peer keeps little of what its last burst needed.
@@ -173,13 +227,14 @@ class outbox : public std::enable_shared_from_this<outbox> {
       queue_.trim(64);
       return false;
     }
+    if (writable() == 0) return false;
     if (dropped_unreported_ > 0 && options_.drop_notice) {
       auto notice = options_.drop_notice(std::exchange(dropped_unreported_, 0));
       queued_bytes_ += notice.size();
       queue_.push_back(std::move(notice));
       for (std::size_t i = queue_.size() - 1; i > 0; --i) std::swap(queue_[i], queue_[i - 1]);
     }
-    in_flight_ = std::min(queue_.size(), options_.max_batch);
+    in_flight_ = std::min(writable(), options_.max_batch);
     iov_.resize(in_flight_);
     for (std::size_t i = 0; i < in_flight_; ++i)
       iov_[i] = {const_cast<std::byte*>(queue_[i].data()), queue_[i].size()};
@@ -230,6 +285,9 @@ class outbox : public std::enable_shared_from_this<outbox> {
     // If only frames in flight are left (a batch the writer is still sending),
     // they cannot be dropped: take the frame anyway. What waits behind the
     // batch stays within max_bytes, so memory stays under twice max_bytes.
+    // Held frames are the newest: they go only once every older one has.
+    const std::size_t older = queue_.size() - held_count_ - in_flight_;
+    if (drop > older) held_count_ -= drop - older;
     queue_.erase(in_flight_, drop);
     queued_bytes_ -= freed;
     dropped_total_ += drop;
@@ -246,7 +304,8 @@ class outbox : public std::enable_shared_from_this<outbox> {
   std::vector<::iovec> iov_;  // the batch being written
   std::size_t iov_next_ = 0;
   std::size_t queued_bytes_ = 0;
-  std::size_t in_flight_ = 0;  // frames at the head of queue_ in the batch
+  std::size_t in_flight_ = 0;   // frames at the head of queue_ in the batch
+  std::size_t held_count_ = 0;  // frames at the tail of queue_ pushed since hold()
   std::uint64_t dropped_total_ = 0;
   std::uint64_t dropped_unreported_ = 0;
   std::uint64_t writes_ = 0;
@@ -254,6 +313,7 @@ class outbox : public std::enable_shared_from_this<outbox> {
   bool writing_ = false;  // an asynchronous write or wait is pending
   bool closed_ = false;
   bool finished_ = false;
+  bool held_ = false;
   std::error_code error_;
 };
 // Runs a connection's reader coroutine beside the outbox's writer until both

@@ -72,13 +72,36 @@ class curses_view final : public view {
 
   // ---- view ---------------------------------------------------------------
 
-  void show(std::string_view line) override {
+  std::uint64_t show(std::string_view line) override {
     history_.push_back(widen(line));
-    if (history_.size() > max_history) history_.pop_front();
+    if (history_.size() > max_history) {
+      history_.pop_front();
+      ++first_number_;
+    }
     // Scrolled back: keep the same rows on screen while new ones arrive below.
     if (scroll_ > 0 && msg_) scroll_ += static_cast<int>(wrap(history_.back(), getmaxx(msg_)).size());
     draw_messages();
     draw_status();
+    finish_drawing();
+    return first_number_ + history_.size() - 1;
+  }
+
+  // Rewritten in place (a mark changed). If the line is not on screen, or the
+  // change matters, it is shown as a new line too, so that it is seen.
+  void update(std::uint64_t number, std::string_view line, bool notify) override {
+    if (number < first_number_ || number - first_number_ >= history_.size()) return void(show(line));
+    const auto index = static_cast<std::size_t>(number - first_number_);
+    const bool visible = on_screen(index);
+    auto& old = history_[index];
+    auto now = widen(line);
+    // Scrolled back past it: a change in its height must not move the rows on screen.
+    if (scroll_ > 0 && msg_ && !visible && rows_below(index) < scroll_) {
+      const int w = getmaxx(msg_);
+      scroll_ = std::max(0, scroll_ + static_cast<int>(wrap(now, w).size()) - static_cast<int>(wrap(old, w).size()));
+    }
+    old = std::move(now);
+    if (notify || !visible) return void(show(line));
+    draw_messages();
     finish_drawing();
   }
 
@@ -169,6 +192,26 @@ class curses_view final : public view {
     finish_drawing();
   }
 
+  // Rows of the lines newer than history line `index`, counted only as far
+  // as the view reaches (the rest cannot matter).
+  int rows_below(std::size_t index) const {
+    if (!msg_) return 0;
+    const int limit = scroll_ + getmaxy(msg_);
+    const int w = getmaxx(msg_);
+    int below = 0;
+    for (std::size_t i = history_.size(); i-- > index + 1 && below < limit;)
+      below += static_cast<int>(wrap(history_[i], w).size());
+    return below;
+  }
+
+  // Whether history line `index` has rows on the message window now.
+  bool on_screen(std::size_t index) const {
+    if (!msg_) return false;
+    const int below = rows_below(index);
+    const int rows = static_cast<int>(wrap(history_[index], getmaxx(msg_)).size());
+    return below < scroll_ + getmaxy(msg_) && below + rows > scroll_;
+  }
+
   // Writes `text` at (y, x), cut to `width` cells.
   static void put(WINDOW* w, int y, int x, std::wstring_view text, int width) {
     int used = 0;
@@ -243,11 +286,14 @@ class curses_view final : public view {
     const int prompt_w = std::min(cell_width(prompt_), std::max(0, w - 2));
     put(input_, 0, 0, prompt_, prompt_w);
     const int room = std::max(1, w - prompt_w - 1);
+    // A password being typed ("/login NAME PASSWORD") is drawn as stars.
+    std::wstring shown = input_line_;
+    if (const auto hide = password_start(std::wstring_view(shown)); hide != std::wstring_view::npos)
+      std::fill(shown.begin() + static_cast<std::ptrdiff_t>(hide), shown.end(), L'*');
     if (cursor_ < first_shown_) first_shown_ = cursor_;
-    while (cell_width(std::wstring_view(input_line_).substr(first_shown_, cursor_ - first_shown_)) > room - 1)
-      ++first_shown_;
-    put(input_, 0, prompt_w, std::wstring_view(input_line_).substr(first_shown_), room);
-    const int cursor_x = prompt_w + cell_width(std::wstring_view(input_line_).substr(first_shown_, cursor_ - first_shown_));
+    while (cell_width(std::wstring_view(shown).substr(first_shown_, cursor_ - first_shown_)) > room - 1) ++first_shown_;
+    put(input_, 0, prompt_w, std::wstring_view(shown).substr(first_shown_), room);
+    const int cursor_x = prompt_w + cell_width(std::wstring_view(shown).substr(first_shown_, cursor_ - first_shown_));
     wmove(input_, 0, std::min(cursor_x, w - 1));
     wnoutrefresh(input_);
     doupdate();
@@ -316,7 +362,11 @@ class curses_view final : public view {
 
   void submit() {
     if (input_line_.empty()) return;
-    if (recall_.empty() || recall_.back() != input_line_) recall_.push_back(input_line_);
+    // Up/Down bring a sign-in line back without its password.
+    std::wstring remembered = input_line_;
+    if (const auto hide = password_start(std::wstring_view(remembered)); hide != std::wstring_view::npos)
+      remembered.erase(hide);
+    if (recall_.empty() || recall_.back() != remembered) recall_.push_back(std::move(remembered));
     if (recall_.size() > max_recall) recall_.pop_front();
     recall_at_ = recall_.size();
     auto line = encode_utf8(input_line_);
@@ -365,6 +415,7 @@ class curses_view final : public view {
   WINDOW* input_ = nullptr;
 
   std::deque<std::wstring> history_;  // message lines, oldest first
+  std::uint64_t first_number_ = 1;    // the number show() gave history_.front()
   int scroll_ = 0;                    // rows scrolled back from the newest
   std::vector<std::string> users_;
   std::string me_;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -128,6 +129,64 @@ inline std::vector<std::wstring> wrap(std::wstring_view line, int width) {
   }
   rows.push_back(std::move(row));
   return rows;
+}
+
+// A server timestamp (microseconds since the Unix epoch) as local "HH:MM:SS",
+// or "YYYY-MM-DD HH:MM:SS" when `with_date_if_old` and it is not from today
+// (history can be days old; a bare time would mislead).
+inline std::string clock_time(std::uint64_t timestamp_us, bool with_date_if_old = false) {
+  const auto t = static_cast<std::time_t>(timestamp_us / 1000000);
+  std::tm when{};
+  if (!::localtime_r(&t, &when)) return "??:??:??";
+  bool today = true;
+  if (with_date_if_old) {
+    const std::time_t now_t = std::time(nullptr);
+    std::tm now{};
+    today = ::localtime_r(&now_t, &now) && now.tm_year == when.tm_year && now.tm_yday == when.tm_yday;
+  }
+  char out[32];
+  const auto n = std::strftime(out, sizeof out, today ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &when);
+  return n ? std::string(out, n) : std::string("??:??:??");
+}
+
+// Splits "/login NAME PASSWORD" arguments: the password is the last word and
+// the name everything before it (names may contain spaces; passwords typed
+// this way cannot). Empty parts when the line has fewer than two words.
+struct name_and_password {
+  std::string_view name;
+  std::string_view password;
+};
+inline name_and_password split_name_password(std::string_view args) {
+  while (!args.empty() && args.front() == ' ') args.remove_prefix(1);
+  while (!args.empty() && args.back() == ' ') args.remove_suffix(1);
+  const auto space = args.rfind(' ');
+  if (space == std::string_view::npos) return {};
+  auto name = args.substr(0, space);
+  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+  return {name, args.substr(space + 1)};
+}
+
+// For "/login ..." and "/register ..." lines: where the password starts
+// (what split_name_password would take), or npos when the line is not one of
+// them or has no password yet. The UI hides these characters.
+template <class Char>
+std::size_t password_start(std::basic_string_view<Char> line) {
+  for (std::string_view command : {"/login ", "/register "}) {
+    if (line.size() < command.size()) continue;
+    bool match = true;
+    for (std::size_t i = 0; i < command.size() && match; ++i) match = line[i] == static_cast<Char>(command[i]);
+    if (!match) continue;
+    auto end = line.size();
+    while (end > command.size() && line[end - 1] == static_cast<Char>(' ')) --end;
+    std::size_t space = end;
+    while (space > command.size() && line[space - 1] != static_cast<Char>(' ')) --space;
+    // At least one word (the name) must come before the password.
+    std::size_t before = space;
+    while (before > command.size() && line[before - 1] == static_cast<Char>(' ')) --before;
+    if (space == end || before <= command.size()) return std::basic_string_view<Char>::npos;
+    return space;
+  }
+  return std::basic_string_view<Char>::npos;
 }
 
 }  // namespace hcp::client

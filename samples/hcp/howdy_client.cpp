@@ -2,8 +2,15 @@
 //
 // On a terminal it runs an ncurses UI (client_curses.hpp). Otherwise (stdin
 // not a terminal, e.g. a pipe or a file) it is a plain line-oriented program:
-// each input line is a name proposal or a chat line, and each event is one
-// line on stdout, flushed at once, so scripts and tests can drive it.
+// each input line is a name proposal, a command or a chat line, and each event
+// is one line on stdout, flushed at once, so scripts and tests can drive it.
+//
+// Accounts (HCP/2): instead of a name, "/login NAME PASSWORD" or "/register
+// NAME PASSWORD". The password is the line's last word; the UI hides it as it
+// is typed and keeps it out of the line recall. In line mode it is read from
+// the input as typed (so it sits in whatever file or pipe feeds the client),
+// and the client never prints it. It is never taken from the command line
+// (other users can read a program's arguments).
 #include "cli.hpp"
 #include "client_curses.hpp"
 #include "client_session.hpp"
@@ -46,8 +53,11 @@ struct settings {
 };
 
 settings parse_options(int argc, char** argv) {
-  cxxopts::Options options("howdy-client", "The Howdy chat client (HCP/2 or HCP/1). On a terminal: a full-screen UI; "
-                                           "otherwise one input line in, one event line out.");
+  cxxopts::Options options("howdy-client",
+                           "The Howdy chat client (HCP/2 or HCP/1). On a terminal: a full-screen UI; otherwise one "
+                           "input line in, one event line out. Type /help once connected for the commands; over HCP/2 "
+                           "sign in with /login NAME PASSWORD or /register NAME PASSWORD instead of a name (in line "
+                           "mode that line is read from the input like any other, never from the command line).");
   // Numbers are read as strings so that a bad value gets our own clear message.
   options.add_options()
     ("host", "server address or host name", cxxopts::value<std::string>()->default_value("127.0.0.1"))
@@ -90,13 +100,27 @@ std::string seconds_text(double s) {
 
 // Line mode output: each event on its own line, flushed at once so a reader
 // on the other end of a pipe sees it as it happens.
+// A line already printed cannot change: its update is printed as a new line.
 class line_view final : public view {
  public:
-  void show(std::string_view line) override {
+  std::uint64_t show(std::string_view line) override {
+    print(line);
+    return ++lines_;
+  }
+
+  void update(std::uint64_t /*number*/, std::string_view line, bool /*notify*/) override {
+    print(line);
+    ++lines_;
+  }
+
+ private:
+  static void print(std::string_view line) {
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fputc('\n', stdout);
     std::fflush(stdout);
   }
+
+  std::uint64_t lines_ = 0;
 };
 
 // Line mode input: a thread reads stdin with plain read(2) (works for pipes,
@@ -238,6 +262,7 @@ int run(const settings& s, bool terminal) {
     options.protocol = s.protocol;
     options.address = address;
     options.name = s.name;
+    options.timestamps = terminal;
     if (terminal) {
       const std::string title = "howdy-client " + address + (s.protocol == wire::hcp1 ? " HCP/1" : " HCP/2");
       auto view = std::make_unique<curses_view>(

@@ -1,4 +1,4 @@
-// howdy-server: the HCP chat server (HCP/1 and HCP/2 on one port).
+// howdy-server: the HCP chat server (HCP/1, HCP/2 and the seed-002 text protocol on one port).
 #include "chat_server.hpp"
 #include "cli.hpp"
 
@@ -21,7 +21,7 @@ const hcp::cli::parser command_line("howdy-server");
 }  // namespace
 
 int main(int argc, char** argv) {
-  cxxopts::Options options("howdy-server", "The Howdy chat server: HCP/1 and HCP/2 clients on one TCP port.");
+  cxxopts::Options options("howdy-server", "The Howdy chat server: HCP/1, HCP/2 and seed-002 text clients on one TCP port.");
   // Numbers are read as strings so that a bad value gets our own clear message.
   options.add_options()
     ("host", "address to listen on (IPv4 or IPv6)", cxxopts::value<std::string>()->default_value("127.0.0.1"))
@@ -33,6 +33,13 @@ int main(int argc, char** argv) {
     ("slow-consumer", "what to do with a client that falls behind: disconnect or drop (oldest messages)", cxxopts::value<std::string>()->default_value("disconnect"))
     ("handshake-timeout", "seconds from connect to an accepted name", cxxopts::value<std::string>()->default_value("10"))
     ("idle-timeout", "seconds without a frame before a client is closed; 0 = never", cxxopts::value<std::string>()->default_value("0"))
+    ("auth", "accounts: off, optional (guests may use free names) or required", cxxopts::value<std::string>()->default_value("optional"))
+    ("db", "SQLite database for accounts, rooms and history (':memory:' keeps nothing)", cxxopts::value<std::string>()->default_value("howdy.db"))
+    ("history", "store whispers to accounts and room messages for later delivery: on or off", cxxopts::value<std::string>()->default_value("on"))
+    ("history-per-room", "messages kept per room", cxxopts::value<std::string>()->default_value("1000"))
+    ("history-per-user", "whispers kept per account", cxxopts::value<std::string>()->default_value("1000"))
+    ("pwhash", "password hashing cost: interactive, or min (tests only: fast and weak)", cxxopts::value<std::string>()->default_value("interactive"))
+    ("login-attempts", "sign-in attempts per name in a burst (one more every 12 s; an address gets 4x)", cxxopts::value<std::string>()->default_value("5"))
     ("q,quiet", "log warnings and errors only")
     ("v,verbose", "log debug details too (never message text)")
     ("h,help", "show this help");
@@ -54,6 +61,23 @@ int main(int argc, char** argv) {
   const auto policy = args["slow-consumer"].as<std::string>();
   if (policy == "drop") config.slow_consumer = howdy::overflow_policy::drop_oldest;
   else if (policy != "disconnect") fail("--slow-consumer must be 'disconnect' or 'drop', not '" + policy + "'");
+  const auto auth = args["auth"].as<std::string>();
+  if (auth == "off") config.auth = hcp::auth_mode::off;
+  else if (auth == "required") config.auth = hcp::auth_mode::required;
+  else if (auth != "optional") fail("--auth must be 'off', 'optional' or 'required', not '" + auth + "'");
+  config.store.path = args["db"].as<std::string>();
+  if (config.store.path.empty()) fail("--db must name a file (or ':memory:')");
+  const auto history = args["history"].as<std::string>();
+  if (history != "on" && history != "off") fail("--history must be 'on' or 'off', not '" + history + "'");
+  config.store.history = history == "on";
+  config.store.room_retention = command_line.number<std::size_t>(args, "history-per-room", 1, 10'000'000);
+  config.store.user_retention = command_line.number<std::size_t>(args, "history-per-user", 1, 10'000'000);
+  const auto pwhash = args["pwhash"].as<std::string>();
+  if (pwhash == "min") config.pwhash = hcp::pwhash_cost::min;
+  else if (pwhash != "interactive") fail("--pwhash must be 'interactive' or 'min', not '" + pwhash + "'");
+  const auto attempts = command_line.number<unsigned>(args, "login-attempts", 1, 1000);
+  config.attempts_per_name.burst = attempts;
+  config.attempts_per_address.burst = 4.0 * attempts;
   howdy::server_options server_options;
   server_options.max_connections = command_line.number<std::size_t>(args, "max-connections", 1, 10'000'000);
 
@@ -74,7 +98,13 @@ int main(int argc, char** argv) {
   }
 
   howdy::io_context_pool pool(threads);
-  hcp::chat_server chat(pool, config, log);
+  std::unique_ptr<hcp::chat_server> chat_ptr;
+  try {
+    chat_ptr = std::make_unique<hcp::chat_server>(pool, config, log);
+  } catch (const std::exception& e) {
+    fail(e.what(), 1);
+  }
+  auto& chat = *chat_ptr;
   howdy::tcp_server server(pool, [&](asio::ip::tcp::socket& s) { return chat.session(s); }, server_options);
   server.on_problem([&](const std::string& what) { log->warn("{}", what); });
 

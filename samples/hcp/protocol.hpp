@@ -20,14 +20,19 @@
 // Decoders take one whole message, never read outside the given span, and
 // return string_views into it.
 //
+// The seed-002 text protocol (namespace hcp::text, at the end) has plain
+// std::string encoders and a parser for one frame's header.
+//
 
 #ifndef HOWDY_SAMPLES_HCP_PROTOCOL_HPP
 #define HOWDY_SAMPLES_HCP_PROTOCOL_HPP
 
 #include <array>
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <howdy/codec/header_body.hpp>
 #include <initializer_list>
 #include <optional>
 #include <ranges>
@@ -405,6 +410,19 @@ enum class frame_type : std::uint8_t {
   ping = 0x04,
   who = 0x05,
   bye = 0x06,
+  // accounts
+  register_account = 0x10,
+  login = 0x11,
+  roster_request = 0x12,
+  // receipts
+  received = 0x20,
+  // rooms
+  join = 0x30,
+  leave = 0x31,
+  rooms_request = 0x32,
+  members_request = 0x33,
+  // history
+  history_request = 0x40,
   // server -> client (0x80..0xFF)
   welcome = 0x81,
   name_ok = 0x82,
@@ -417,14 +435,28 @@ enum class frame_type : std::uint8_t {
   dropped = 0x8A,
   pong = 0x8B,
   error = 0x8F,
+  // accounts
+  roster = 0x91,
+  // receipts
+  delivered = 0xA0,
+  not_delivered = 0xA1,
+  // rooms
+  room_joined = 0xB0,
+  room_left = 0xB1,
+  room_list = 0xB2,
+  room_members = 0xB3,
+  // history
+  history_end = 0xC0,
 };
 
 constexpr bool is_client_frame_type(std::uint8_t t) noexcept { return t >= 0x01 && t <= 0x7F; }
 constexpr bool is_server_frame_type(std::uint8_t t) noexcept { return t >= 0x80; }
 
-enum class target_kind : std::uint8_t { all = 0, user = 1, room = 2 /* reserved */ };
+// SEND and MESSAGE: all (target empty), user (a name), room (a room name; HCP/2 only).
+enum class target_kind : std::uint8_t { all = 0, user = 1, room = 2 };
 
-// Wire error codes (u16) of ERROR and NAME_REFUSED.
+// Wire error codes (u16) of ERROR, NAME_REFUSED and NOT_DELIVERED; also the
+// text protocol's "ERROR nnn".
 enum class errc : std::uint16_t {
   malformed_username = 100,
   not_registered = 101,
@@ -440,6 +472,18 @@ enum class errc : std::uint16_t {
   handshake_timeout = 111,
   idle_timeout = 112,
   already_named = 113,
+  wrong_password = 114,
+  unknown_account = 115,
+  too_many_attempts = 116,
+  name_registered = 117,
+  auth_required = 118,
+  auth_disabled = 119,
+  not_in_room = 120,
+  invalid_room = 121,
+  recipient_left = 122,
+  storage_failed = 123,
+  invalid_password = 124,
+  room_limit = 125,
 };
 
 constexpr std::string_view describe(errc e) noexcept {
@@ -472,6 +516,30 @@ constexpr std::string_view describe(errc e) noexcept {
       return "idle timeout";
     case errc::already_named:
       return "already named";
+    case errc::wrong_password:
+      return "wrong password";
+    case errc::unknown_account:
+      return "no account with that name";
+    case errc::too_many_attempts:
+      return "too many attempts; wait and try again";
+    case errc::name_registered:
+      return "that name belongs to a registered user";
+    case errc::auth_required:
+      return "this server requires an account: REGISTER or LOGIN";
+    case errc::auth_disabled:
+      return "accounts are disabled on this server";
+    case errc::not_in_room:
+      return "not a member of that room";
+    case errc::invalid_room:
+      return "invalid room name";
+    case errc::recipient_left:
+      return "not delivered: the recipient left before confirming";
+    case errc::storage_failed:
+      return "could not store the message; not sent";
+    case errc::invalid_password:
+      return "password must be 1 to 1024 bytes";
+    case errc::room_limit:
+      return "too many rooms";
   }
   return "unknown error";
 }
@@ -487,6 +555,27 @@ inline std::error_category const& error_category() noexcept {
 }
 
 inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
+
+// REGISTER/LOGIN passwords: 1..1024 bytes (any bytes; the server hashes
+// them). parse() does not check this: the server answers NAME_REFUSED 124.
+inline constexpr std::size_t max_password_size = 1024;
+constexpr bool is_valid_password(std::string_view password) noexcept {
+  return !password.empty() && password.size() <= max_password_size;
+}
+
+// ROSTER and ROOM_MEMBERS entries: status bits and a user name.
+inline constexpr std::uint8_t status_online = 0x1;
+inline constexpr std::uint8_t status_registered = 0x2;
+struct roster_entry {
+  std::uint8_t status;
+  std::string_view name;
+};
+
+// ROOM_LIST entries.
+struct room_entry {
+  std::string_view room;
+  std::uint32_t members;
+};
 
 // ---- encoding -------------------------------------------------------------
 
@@ -518,6 +607,58 @@ std::size_t write_int_only(std::span<std::byte> out, frame_type t, Int v) {
   auto const size = header_size + sizeof(Int);
   begin(out, size, t).be(v);
   return size;
+}
+
+inline std::size_t write_empty(std::span<std::byte> out, frame_type t) {
+  begin(out, header_size, t);
+  return header_size;
+}
+
+// `name` then `text`: REGISTER and LOGIN.
+inline std::size_t write_name_text(std::span<std::byte> out, frame_type t, std::string_view name,
+                                   std::string_view text) {
+  hcp::detail::check_name(name);
+  auto const size = header_size + name_len(name) + text.size();
+  auto w = begin(out, size, t);
+  w.name(name);
+  w.bytes(text);
+  return size;
+}
+
+// `name room` then `name user`: ROOM_JOINED and ROOM_LEFT.
+inline std::size_t write_two_names(std::span<std::byte> out, frame_type t, std::string_view a, std::string_view b) {
+  hcp::detail::check_name(a);
+  hcp::detail::check_name(b);
+  auto const size = header_size + name_len(a) + name_len(b);
+  auto w = begin(out, size, t);
+  w.name(a);
+  w.name(b);
+  return size;
+}
+
+inline std::uint16_t check_count(std::size_t count) {
+  if (count > 0xFFFF) hcp::detail::throw_length("hcp2: more than 65535 entries");
+  return static_cast<std::uint16_t>(count);
+}
+
+constexpr std::size_t roster_entries_size(std::span<const roster_entry> entries) noexcept {
+  std::size_t n = 2;
+  for (auto const& e : entries) n += 1 + name_len(e.name);
+  return n;
+}
+
+// u16 count, then count x (u8 status, name): ROSTER and the tail of ROOM_MEMBERS.
+inline void write_roster_entries(writer& w, std::span<const roster_entry> entries) {
+  w.u16(static_cast<std::uint16_t>(entries.size()));
+  for (auto const& e : entries) {
+    w.u8(e.status);
+    w.name(e.name);
+  }
+}
+
+inline void check_roster_entries(std::span<const roster_entry> entries) {
+  check_count(entries.size());
+  for (auto const& e : entries) hcp::detail::check_name(e.name);
 }
 
 }  // namespace detail
@@ -556,6 +697,45 @@ constexpr std::size_t sent_size() noexcept { return header_size + 4 + 8; }
 constexpr std::size_t dropped_size() noexcept { return header_size + 4; }
 constexpr std::size_t pong_size() noexcept { return header_size + 8; }
 constexpr std::size_t error_size(std::string_view text) noexcept { return header_size + 2 + 4 + text.size(); }
+// Accounts, receipts, rooms, history (client frames).
+constexpr std::size_t register_size(std::string_view name, std::string_view password) noexcept {
+  return header_size + 1 + name.size() + password.size();
+}
+constexpr std::size_t login_size(std::string_view name, std::string_view password) noexcept {
+  return register_size(name, password);
+}
+constexpr std::size_t roster_request_size() noexcept { return header_size; }
+constexpr std::size_t received_size() noexcept { return header_size + 8; }
+constexpr std::size_t join_size(std::string_view room) noexcept { return name_size(room); }
+constexpr std::size_t leave_size(std::string_view room) noexcept { return name_size(room); }
+constexpr std::size_t rooms_request_size() noexcept { return header_size; }
+constexpr std::size_t members_request_size(std::string_view room) noexcept { return name_size(room); }
+constexpr std::size_t history_request_size() noexcept { return header_size + 8; }
+// (server frames)
+constexpr std::size_t roster_size(std::span<const roster_entry> entries) noexcept {
+  return header_size + detail::roster_entries_size(entries);
+}
+constexpr std::size_t delivered_size(std::string_view recipient) noexcept {
+  return header_size + 8 + 1 + recipient.size();
+}
+constexpr std::size_t not_delivered_size(std::string_view recipient) noexcept {
+  return header_size + 8 + 2 + 1 + recipient.size();
+}
+constexpr std::size_t room_joined_size(std::string_view room, std::string_view user) noexcept {
+  return header_size + 1 + room.size() + 1 + user.size();
+}
+constexpr std::size_t room_left_size(std::string_view room, std::string_view user) noexcept {
+  return room_joined_size(room, user);
+}
+constexpr std::size_t room_list_size(std::span<const room_entry> rooms) noexcept {
+  std::size_t n = header_size + 2;
+  for (auto const& r : rooms) n += 1 + r.room.size() + 4;
+  return n;
+}
+constexpr std::size_t room_members_size(std::string_view room, std::span<const roster_entry> members) noexcept {
+  return header_size + 1 + room.size() + detail::roster_entries_size(members);
+}
+constexpr std::size_t history_end_size() noexcept { return header_size + 8 + 1; }
 
 // Writers (whole frame into `out`, returns the bytes written).
 inline std::size_t write_hello(std::span<std::byte> out, std::uint8_t ver = version, std::uint32_t flags = 0) {
@@ -670,6 +850,92 @@ inline std::size_t write_error(std::span<std::byte> out, errc code, std::uint32_
   w.bytes(text);
   return size;
 }
+inline std::size_t write_register(std::span<std::byte> out, std::string_view name, std::string_view password) {
+  return detail::write_name_text(out, frame_type::register_account, name, password);
+}
+inline std::size_t write_login(std::span<std::byte> out, std::string_view name, std::string_view password) {
+  return detail::write_name_text(out, frame_type::login, name, password);
+}
+inline std::size_t write_roster_request(std::span<std::byte> out) {
+  return detail::write_empty(out, frame_type::roster_request);
+}
+inline std::size_t write_received(std::span<std::byte> out, std::uint64_t id) {
+  return detail::write_int_only(out, frame_type::received, id);
+}
+inline std::size_t write_join(std::span<std::byte> out, std::string_view room) {
+  return detail::write_name_only(out, frame_type::join, room);
+}
+inline std::size_t write_leave(std::span<std::byte> out, std::string_view room) {
+  return detail::write_name_only(out, frame_type::leave, room);
+}
+inline std::size_t write_rooms_request(std::span<std::byte> out) {
+  return detail::write_empty(out, frame_type::rooms_request);
+}
+inline std::size_t write_members_request(std::span<std::byte> out, std::string_view room) {
+  return detail::write_name_only(out, frame_type::members_request, room);
+}
+inline std::size_t write_history_request(std::span<std::byte> out, std::uint64_t after_id) {
+  return detail::write_int_only(out, frame_type::history_request, after_id);
+}
+inline std::size_t write_roster(std::span<std::byte> out, std::span<const roster_entry> entries) {
+  detail::check_roster_entries(entries);
+  auto const size = roster_size(entries);
+  auto w = detail::begin(out, size, frame_type::roster);
+  detail::write_roster_entries(w, entries);
+  return size;
+}
+inline std::size_t write_delivered(std::span<std::byte> out, std::uint64_t id, std::string_view recipient) {
+  hcp::detail::check_name(recipient);
+  auto const size = delivered_size(recipient);
+  auto w = detail::begin(out, size, frame_type::delivered);
+  w.u64(id);
+  w.name(recipient);
+  return size;
+}
+inline std::size_t write_not_delivered(std::span<std::byte> out, std::uint64_t id, errc code,
+                                       std::string_view recipient) {
+  hcp::detail::check_name(recipient);
+  auto const size = not_delivered_size(recipient);
+  auto w = detail::begin(out, size, frame_type::not_delivered);
+  w.u64(id);
+  w.u16(static_cast<std::uint16_t>(code));
+  w.name(recipient);
+  return size;
+}
+inline std::size_t write_room_joined(std::span<std::byte> out, std::string_view room, std::string_view user) {
+  return detail::write_two_names(out, frame_type::room_joined, room, user);
+}
+inline std::size_t write_room_left(std::span<std::byte> out, std::string_view room, std::string_view user) {
+  return detail::write_two_names(out, frame_type::room_left, room, user);
+}
+inline std::size_t write_room_list(std::span<std::byte> out, std::span<const room_entry> rooms) {
+  auto const count = detail::check_count(rooms.size());
+  for (auto const& r : rooms) hcp::detail::check_name(r.room);
+  auto const size = room_list_size(rooms);
+  auto w = detail::begin(out, size, frame_type::room_list);
+  w.u16(count);
+  for (auto const& r : rooms) {
+    w.name(r.room);
+    w.u32(r.members);
+  }
+  return size;
+}
+inline std::size_t write_room_members(std::span<std::byte> out, std::string_view room,
+                                      std::span<const roster_entry> members) {
+  hcp::detail::check_name(room);
+  detail::check_roster_entries(members);
+  auto const size = room_members_size(room, members);
+  auto w = detail::begin(out, size, frame_type::room_members);
+  w.name(room);
+  detail::write_roster_entries(w, members);
+  return size;
+}
+inline std::size_t write_history_end(std::span<std::byte> out, std::uint64_t last_id, bool more) {
+  auto w = detail::begin(out, history_end_size(), frame_type::history_end);
+  w.u64(last_id);
+  w.u8(more ? 1 : 0);
+  return history_end_size();
+}
 
 // std::string versions.
 inline std::string encode_hello(std::uint8_t ver = version, std::uint32_t flags = 0) {
@@ -732,6 +998,59 @@ inline std::string encode_pong(std::uint64_t token) {
 }
 inline std::string encode_error(errc code, std::uint32_t client_ref, std::string_view text) {
   return hcp::detail::to_string(error_size(text), [&](auto o) { write_error(o, code, client_ref, text); });
+}
+inline std::string encode_register(std::string_view name, std::string_view password) {
+  return hcp::detail::to_string(register_size(name, password), [&](auto o) { write_register(o, name, password); });
+}
+inline std::string encode_login(std::string_view name, std::string_view password) {
+  return hcp::detail::to_string(login_size(name, password), [&](auto o) { write_login(o, name, password); });
+}
+inline std::string encode_roster_request() {
+  return hcp::detail::to_string(roster_request_size(), [](auto o) { write_roster_request(o); });
+}
+inline std::string encode_received(std::uint64_t id) {
+  return hcp::detail::to_string(received_size(), [&](auto o) { write_received(o, id); });
+}
+inline std::string encode_join(std::string_view room) {
+  return hcp::detail::to_string(join_size(room), [&](auto o) { write_join(o, room); });
+}
+inline std::string encode_leave(std::string_view room) {
+  return hcp::detail::to_string(leave_size(room), [&](auto o) { write_leave(o, room); });
+}
+inline std::string encode_rooms_request() {
+  return hcp::detail::to_string(rooms_request_size(), [](auto o) { write_rooms_request(o); });
+}
+inline std::string encode_members_request(std::string_view room) {
+  return hcp::detail::to_string(members_request_size(room), [&](auto o) { write_members_request(o, room); });
+}
+inline std::string encode_history_request(std::uint64_t after_id) {
+  return hcp::detail::to_string(history_request_size(), [&](auto o) { write_history_request(o, after_id); });
+}
+inline std::string encode_roster(std::span<const roster_entry> entries) {
+  return hcp::detail::to_string(roster_size(entries), [&](auto o) { write_roster(o, entries); });
+}
+inline std::string encode_delivered(std::uint64_t id, std::string_view recipient) {
+  return hcp::detail::to_string(delivered_size(recipient), [&](auto o) { write_delivered(o, id, recipient); });
+}
+inline std::string encode_not_delivered(std::uint64_t id, errc code, std::string_view recipient) {
+  return hcp::detail::to_string(not_delivered_size(recipient),
+                                [&](auto o) { write_not_delivered(o, id, code, recipient); });
+}
+inline std::string encode_room_joined(std::string_view room, std::string_view user) {
+  return hcp::detail::to_string(room_joined_size(room, user), [&](auto o) { write_room_joined(o, room, user); });
+}
+inline std::string encode_room_left(std::string_view room, std::string_view user) {
+  return hcp::detail::to_string(room_left_size(room, user), [&](auto o) { write_room_left(o, room, user); });
+}
+inline std::string encode_room_list(std::span<const room_entry> rooms) {
+  return hcp::detail::to_string(room_list_size(rooms), [&](auto o) { write_room_list(o, rooms); });
+}
+inline std::string encode_room_members(std::string_view room, std::span<const roster_entry> members) {
+  return hcp::detail::to_string(room_members_size(room, members),
+                                [&](auto o) { write_room_members(o, room, members); });
+}
+inline std::string encode_history_end(std::uint64_t last_id, bool more) {
+  return hcp::detail::to_string(history_end_size(), [&](auto o) { write_history_end(o, last_id, more); });
 }
 
 // ---- decoding -------------------------------------------------------------
@@ -805,6 +1124,62 @@ struct error {
   std::uint32_t client_ref;
   std::string_view text;
 };
+struct register_account {
+  std::string_view name;
+  std::string_view password;  // not length-checked here (see is_valid_password)
+};
+struct login {
+  std::string_view name;
+  std::string_view password;
+};
+struct roster_request {};
+struct received {
+  std::uint64_t id;
+};
+struct join {
+  std::string_view room;
+};
+struct leave {
+  std::string_view room;
+};
+struct rooms_request {};
+struct members_request {
+  std::string_view room;
+};
+struct history_request {
+  std::uint64_t after_id;
+};
+struct roster {
+  std::vector<roster_entry> entries;
+};
+struct delivered {
+  std::uint64_t id;
+  std::string_view recipient;
+};
+struct not_delivered {
+  std::uint64_t id;
+  std::uint16_t code;
+  std::string_view recipient;
+};
+struct room_joined {
+  std::string_view room;
+  std::string_view user;
+};
+struct room_left {
+  std::string_view room;
+  std::string_view user;
+};
+struct room_list {
+  std::vector<room_entry> rooms;
+};
+struct room_members {
+  std::string_view room;
+  std::vector<roster_entry> members;
+};
+struct history_end {
+  std::uint64_t last_id;  // 0 if nothing was replayed
+  bool more;              // u8 on the wire, non-zero: more stored, ask HISTORY after last_id
+};
 
 // Why a frame could not be decoded: errc::malformed_frame (reply ERROR 103 and
 // close) or errc::unknown_frame_type (reply ERROR 108 and skip the frame).
@@ -814,7 +1189,9 @@ struct parse_error {
 };
 
 using frame = std::variant<parse_error, hello, name, send, ping, who, bye, welcome, name_ok, name_refused, users,
-                           joined, left, message, sent, dropped, pong, error>;
+                           joined, left, message, sent, dropped, pong, error, register_account, login, roster_request,
+                           received, join, leave, rooms_request, members_request, history_request, roster, delivered,
+                           not_delivered, room_joined, room_left, room_list, room_members, history_end>;
 
 namespace detail {
 
@@ -826,6 +1203,25 @@ inline std::string_view read_name(hcp::detail::reader& r) noexcept {
     return {};
   }
   return r.bytes(n);
+}
+
+// u16 count, then count x (u8 status, name). Each entry takes at least two
+// bytes: a count the frame cannot hold is refused before reserving for it.
+inline std::vector<roster_entry> read_roster_entries(hcp::detail::reader& r) {
+  std::vector<roster_entry> entries;
+  auto const count = r.u16();
+  if (!r.ok || count > r.left() / 2) {
+    r.ok = false;
+    return entries;
+  }
+  entries.reserve(count);
+  for (std::uint16_t i = 0; i < count && r.ok; ++i) {
+    roster_entry e{};
+    e.status = r.u8();
+    e.name = read_name(r);
+    entries.push_back(e);
+  }
+  return entries;
 }
 
 }  // namespace detail
@@ -928,11 +1324,292 @@ inline frame parse(std::span<const std::byte> whole_frame) {
       v.text = r.rest();
       return finish(v);
     }
+    case frame_type::register_account: {
+      register_account v{};
+      v.name = detail::read_name(r);
+      v.password = r.rest();
+      return finish(v);
+    }
+    case frame_type::login: {
+      login v{};
+      v.name = detail::read_name(r);
+      v.password = r.rest();
+      return finish(v);
+    }
+    case frame_type::roster_request:
+      return finish(roster_request{});
+    case frame_type::received:
+      return finish(received{r.u64()});
+    case frame_type::join:
+      return finish(join{detail::read_name(r)});
+    case frame_type::leave:
+      return finish(leave{detail::read_name(r)});
+    case frame_type::rooms_request:
+      return finish(rooms_request{});
+    case frame_type::members_request:
+      return finish(members_request{detail::read_name(r)});
+    case frame_type::history_request:
+      return finish(history_request{r.u64()});
+    case frame_type::roster:
+      return finish(roster{detail::read_roster_entries(r)});
+    case frame_type::delivered: {
+      delivered v{};
+      v.id = r.u64();
+      v.recipient = detail::read_name(r);
+      return finish(v);
+    }
+    case frame_type::not_delivered: {
+      not_delivered v{};
+      v.id = r.u64();
+      v.code = r.u16();
+      v.recipient = detail::read_name(r);
+      return finish(v);
+    }
+    case frame_type::room_joined: {
+      room_joined v{};
+      v.room = detail::read_name(r);
+      v.user = detail::read_name(r);
+      return finish(v);
+    }
+    case frame_type::room_left: {
+      room_left v{};
+      v.room = detail::read_name(r);
+      v.user = detail::read_name(r);
+      return finish(v);
+    }
+    case frame_type::room_list: {
+      auto const count = r.u16();
+      // Each entry takes at least five bytes (length byte + u32).
+      if (!r.ok || count > r.left() / 5) return bad(t);
+      room_list v;
+      v.rooms.reserve(count);
+      for (std::uint16_t i = 0; i < count && r.ok; ++i) {
+        room_entry e{};
+        e.room = detail::read_name(r);
+        e.members = r.u32();
+        v.rooms.push_back(e);
+      }
+      return finish(std::move(v));
+    }
+    case frame_type::room_members: {
+      room_members v;
+      v.room = detail::read_name(r);
+      v.members = detail::read_roster_entries(r);
+      return finish(std::move(v));
+    }
+    case frame_type::history_end: {
+      history_end v{};
+      v.last_id = r.u64();
+      v.more = r.u8() != 0;
+      return finish(v);
+    }
   }
   return parse_error{errc::unknown_frame_type, t};
 }
 
 }  // namespace hcp2
+
+// ===========================================================================
+// The seed-002 text protocol: "COMMAND arg\n" header lines, a blank line,
+// then Content-length bytes of body (docs/protocol.md, section 3). A frame is
+// found in the stream by howdy::codec::header_body(delimiter,
+// content_length_field); parse_command reads its header.
+// ===========================================================================
+namespace text {
+
+inline constexpr std::string_view delimiter = "\n\n";
+inline constexpr std::string_view content_length_field = "Content-length";
+inline constexpr std::string_view all = "ALL";  // recipient meaning everyone (compared exactly)
+
+enum class direction { tosend, torecv };
+
+constexpr bool is_everyone(std::string_view recipient) noexcept { return recipient == all; }
+
+constexpr bool is_ascii_alnum(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// A text-protocol user name: 1..64 ASCII letters and digits, not ALL in any case.
+constexpr bool is_valid_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > name_field_size) return false;
+  for (char c : name)
+    if (!is_ascii_alnum(c)) return false;
+  if (name.size() == all.size()) {
+    bool same = true;
+    for (std::size_t i = 0; i < all.size(); ++i) same = same && (name[i] | 0x20) == (all[i] | 0x20);
+    if (same) return false;
+  }
+  return true;
+}
+
+// Whether `name` can follow a command word: HCP users may have names the text
+// protocol cannot carry (a line break would end the header). The server checks
+// this before forwarding to a text user; the encoders refuse such names.
+constexpr bool can_carry_name(std::string_view name) noexcept {
+  return name.size() <= name_field_size && name.find('\n') == std::string_view::npos;
+}
+
+// The phrase after "ERROR nnn": the seed document's for 100..103, short ones
+// for names, describe() for the rest.
+constexpr std::string_view phrase(hcp2::errc code) noexcept {
+  switch (code) {
+    case hcp2::errc::malformed_username:
+      return "Malformed username";
+    case hcp2::errc::not_registered:
+      return "No user registered";
+    case hcp2::errc::unknown_recipient:
+      return "Unable to send";
+    case hcp2::errc::malformed_frame:
+      return "Header incomplete";
+    case hcp2::errc::name_taken:
+      return "Username taken";
+    case hcp2::errc::name_reserved:
+      return "Username reserved";
+    case hcp2::errc::name_registered:
+      return "Username registered";
+    case hcp2::errc::auth_required:
+      return "Account required";
+    default:
+      return hcp2::describe(code);
+  }
+}
+
+namespace detail {
+
+inline void check_name(std::string_view name) {
+  if (!can_carry_name(name)) throw std::invalid_argument("hcp::text: name over 64 bytes or with a line break");
+}
+
+inline std::string line(std::string_view word, std::string_view arg) {
+  std::string s;
+  s.reserve(word.size() + 1 + arg.size() + delimiter.size());
+  s.append(word).append(" ").append(arg).append(delimiter);
+  return s;
+}
+
+inline std::string with_body(std::string_view word, std::string_view arg, std::string_view body) {
+  auto const length = std::to_string(body.size());
+  std::string s;
+  s.reserve(word.size() + arg.size() + content_length_field.size() + length.size() + body.size() + 6);
+  s.append(word).append(" ").append(arg).append("\n");
+  s.append(content_length_field).append(": ").append(length).append(delimiter);
+  s.append(body);
+  return s;
+}
+
+}  // namespace detail
+
+// Server -> client.
+inline std::string registered(direction d, std::string_view name) {
+  detail::check_name(name);
+  return detail::line(d == direction::tosend ? "REGISTERED TOSEND" : "REGISTERED TORECV", name);
+}
+inline std::string error(int code, std::string_view text) {
+  return "ERROR " + std::to_string(code) + " " + std::string(text) + std::string(delimiter);
+}
+inline std::string error(hcp2::errc code, std::string_view text) { return error(static_cast<int>(code), text); }
+inline std::string error(hcp2::errc code) { return error(code, phrase(code)); }
+inline std::string error(int code) { return error(static_cast<hcp2::errc>(code)); }
+inline std::string forward(std::string_view sender, std::string_view body) {
+  detail::check_name(sender);
+  return detail::with_body("FORWARD", sender, body);
+}
+inline std::string sent(std::string_view recipient) {
+  detail::check_name(recipient);
+  return detail::line("SENT", recipient);
+}
+
+// Client -> server (for tests and tools).
+inline std::string register_line(direction d, std::string_view name) {
+  detail::check_name(name);
+  return detail::line(d == direction::tosend ? "REGISTER TOSEND" : "REGISTER TORECV", name);
+}
+inline std::string send(std::string_view recipient, std::string_view body) {
+  detail::check_name(recipient);
+  return detail::with_body("SEND", recipient, body);
+}
+inline std::string received(std::string_view sender) {
+  detail::check_name(sender);
+  return detail::line("RECEIVED", sender);
+}
+
+// One frame's header, without the trailing delimiter. Structural only, like
+// hcp2::parse: whether the name is acceptable (is_valid_name), the command
+// allowed on this connection or the ERROR code known is the server's decision.
+enum class command_kind {
+  register_,   // REGISTER TOSEND|TORECV arg
+  send,        // SEND arg (+ content_length); also the seed's "SEND rcpt" success reply
+  received,    // RECEIVED arg
+  error,       // ERROR code arg (arg: the phrase as sent, any case)
+  registered,  // REGISTERED TOSEND|TORECV arg (server replies: for clients and tests)
+  forward,     // FORWARD arg (+ content_length)
+  sent,        // SENT arg
+  unknown,     // anything else; arg: the first line
+};
+struct command {
+  command_kind kind = command_kind::unknown;
+  text::direction direction = text::direction::tosend;  // register_ and registered only
+  std::string_view arg;                                 // a view into the header
+  int code = 0;                                         // error only
+  std::optional<std::size_t> content_length;            // a well-formed Content-length field, any command
+};
+
+inline command parse_command(std::string_view header) {
+  command c;
+  auto const eol = header.find('\n');
+  std::string_view first = header.substr(0, eol);
+  if (!first.empty() && first.back() == '\r') first.remove_suffix(1);  // as header_field reads lines
+  if (eol != std::string_view::npos) {
+    // Only the lines after the command line are fields. Length rules are the
+    // header_body codec's: decimal digits that fit a size_t.
+    if (auto v = howdy::codec::header_field(header.substr(eol + 1), content_length_field); v && !v->empty()) {
+      std::size_t n = 0;
+      auto const [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+      if (ec == std::errc{} && p == v->data() + v->size()) c.content_length = n;
+    }
+  }
+  c.arg = first;
+
+  // "WORD" or "WORD rest": the word must be a whole word.
+  auto const space = first.find(' ');
+  auto const word = first.substr(0, space);
+  auto const rest = space == std::string_view::npos ? std::string_view{} : first.substr(space + 1);
+  auto const with_direction = [&](command_kind k) {
+    auto const sp = rest.find(' ');
+    auto const d = rest.substr(0, sp);
+    if (d != "TOSEND" && d != "TORECV") return;  // stays unknown
+    c.kind = k;
+    c.direction = d == "TOSEND" ? direction::tosend : direction::torecv;
+    c.arg = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
+  };
+
+  if (word == "REGISTER") {
+    with_direction(command_kind::register_);
+  } else if (word == "REGISTERED") {
+    with_direction(command_kind::registered);
+  } else if (word == "SEND" || word == "RECEIVED" || word == "FORWARD" || word == "SENT") {
+    c.kind = word == "SEND"       ? command_kind::send
+             : word == "RECEIVED" ? command_kind::received
+             : word == "FORWARD"  ? command_kind::forward
+                                  : command_kind::sent;
+    c.arg = rest;
+  } else if (word == "ERROR") {
+    // "ERROR nnn phrase": nnn decimal, the phrase optional and in any case.
+    auto const sp = rest.find(' ');
+    auto const digits = rest.substr(0, sp);
+    int code = 0;
+    auto const [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), code);
+    if (!digits.empty() && digits.size() <= 5 && ec == std::errc{} && p == digits.data() + digits.size() &&
+        digits.front() != '-') {
+      c.kind = command_kind::error;
+      c.code = code;
+      c.arg = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
+    }
+  }
+  return c;
+}
+
+}  // namespace text
 }  // namespace hcp
 
 template <>

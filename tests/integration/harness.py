@@ -10,11 +10,15 @@ Everything here talks to real processes over real loopback sockets:
 * ``LineProcess``     a line-oriented child (howdy-client) driven through pipes.
 * ``H2Client``        a small HCP/2 client over a socket (docs/protocol.md, 2.x).
 * ``H1Client``        a raw HCP/1 socket client with the framing rule of 1.4.
+* ``TextClient``      a seed-002 text-protocol client (two sockets: TOSEND, TORECV).
 * ``ServerTestCase``  a unittest base class: one fresh server per test, and a
                       test fails if the server left a sanitizer report or did
                       not exit cleanly.
 
 Every wait is bounded; waits are on events (bytes, lines, EOF), not sleeps.
+Servers get ``TEST_SERVER_DEFAULTS`` (an in-memory database, the cheapest password
+hash) unless a test passes those options itself, so tests never share state and never
+write files in the working directory.
 Configuration comes from the environment (run.py sets it from its options):
 HOWDY_SERVER, HOWDY_CLIENT, HOWDY_REFERENCE.
 """
@@ -245,14 +249,30 @@ class _Process:
             return ''
 
 
+# Options every test server gets unless the test gives that option itself: no database
+# file in the working directory and no state shared between tests (--db), and a fast
+# password hash (--pwhash). The one place these defaults live.
+TEST_SERVER_DEFAULTS = (('--db', ':memory:'), ('--pwhash', 'min'))
+
+
+def with_test_defaults(args, defaults=TEST_SERVER_DEFAULTS):
+    """args plus each default option the args do not already set (as "--opt v" or "--opt=v")."""
+    args = list(args)
+    given = {a.split('=', 1)[0] for a in args if a.startswith('--')}
+    for opt, value in defaults:
+        if opt not in given:
+            args += [opt, value]
+    return args
+
+
 class ServerProcess(_Process):
-    """The howdy-server binary on an ephemeral loopback port."""
+    """The howdy-server binary on an ephemeral loopback port (with TEST_SERVER_DEFAULTS)."""
 
     def __init__(self, exe=None, args=(), port='0', host=HOST):
         self.exe = exe or server_path()
         if not self.exe:
             raise RuntimeError('no server executable: pass --server PATH / set HOWDY_SERVER')
-        self.args = list(args)
+        self.args = with_test_defaults(args)
         self.host = host
         self.requested_port = str(port)
         self.port = None
@@ -657,6 +677,31 @@ FRAME_NAMES = {WELCOME: 'WELCOME', NAME_OK: 'NAME_OK', NAME_REFUSED: 'NAME_REFUS
                JOINED: 'JOINED', LEFT: 'LEFT', MESSAGE: 'MESSAGE', SENT: 'SENT', DROPPED: 'DROPPED',
                PONG: 'PONG', ERROR: 'ERROR'}
 
+# Accounts, receipts, rooms, history (issue 6). Client -> server:
+REGISTER, LOGIN, ROSTER_REQ = 0x10, 0x11, 0x12
+RECEIVED = 0x20
+JOIN, LEAVE, ROOMS, MEMBERS = 0x30, 0x31, 0x32, 0x33
+HISTORY = 0x40
+# Server -> client:
+ROSTER = 0x91
+DELIVERED, NOT_DELIVERED = 0xA0, 0xA1
+ROOM_JOINED, ROOM_LEFT, ROOM_LIST, ROOM_MEMBERS = 0xB0, 0xB1, 0xB2, 0xB3
+HISTORY_END = 0xC0
+FRAME_NAMES.update({ROSTER: 'ROSTER', DELIVERED: 'DELIVERED', NOT_DELIVERED: 'NOT_DELIVERED',
+                    ROOM_JOINED: 'ROOM_JOINED', ROOM_LEFT: 'ROOM_LEFT', ROOM_LIST: 'ROOM_LIST',
+                    ROOM_MEMBERS: 'ROOM_MEMBERS', HISTORY_END: 'HISTORY_END'})
+NEW_SERVER_FRAMES = (ROSTER, DELIVERED, NOT_DELIVERED, ROOM_JOINED, ROOM_LEFT, ROOM_LIST, ROOM_MEMBERS, HISTORY_END)
+
+# Target kinds of SEND / MESSAGE
+KIND_ALL, KIND_USER, KIND_ROOM = 0, 1, 2
+# ROSTER / ROOM_MEMBERS status bits
+ST_ONLINE, ST_REGISTERED = 0x01, 0x02
+# Error codes (ERROR / NAME_REFUSED / NOT_DELIVERED / text ERROR nnn)
+E_MALFORMED_NAME, E_NOT_REGISTERED, E_UNKNOWN_RECIPIENT, E_MALFORMED_FRAME, E_NAME_TAKEN = 100, 101, 102, 103, 104
+E_WRONG_PASSWORD, E_UNKNOWN_ACCOUNT, E_TOO_MANY_ATTEMPTS, E_NAME_REGISTERED = 114, 115, 116, 117
+E_AUTH_REQUIRED, E_AUTH_DISABLED, E_NOT_IN_ROOM, E_INVALID_ROOM = 118, 119, 120, 121
+E_RECIPIENT_LEFT, E_STORAGE_FAILED, E_INVALID_PASSWORD, E_ROOM_LIMIT = 122, 123, 124, 125
+
 
 def h2_frame(ftype, payload=b''):
     return struct.pack('>IB', 1 + len(payload), ftype) + payload
@@ -676,6 +721,93 @@ def h2_send(text, target='', kind=None, ref=0):
         kind = 1 if target else 0
     t = text.encode('utf-8') if isinstance(text, str) else bytes(text)
     return h2_frame(SEND, struct.pack('>IB', ref, kind) + h2_name(target) + t)
+
+
+def _utf8(text):
+    return text.encode('utf-8') if isinstance(text, str) else bytes(text)
+
+
+# Client frames of issue 6 (.spec-issue6.md, B): `name` = u8 len + bytes; `text` = rest.
+def h2_register(name, password):
+    """REGISTER 0x10: name · text password."""
+    return h2_frame(REGISTER, h2_name(name) + _utf8(password))
+
+
+def h2_login(name, password):
+    """LOGIN 0x11: name · text password."""
+    return h2_frame(LOGIN, h2_name(name) + _utf8(password))
+
+
+def h2_roster_request():
+    return h2_frame(ROSTER_REQ)
+
+
+def h2_received(msg_id):
+    """RECEIVED 0x20: u64 id."""
+    return h2_frame(RECEIVED, struct.pack('>Q', msg_id))
+
+
+def h2_join(room):
+    return h2_frame(JOIN, h2_name(room))
+
+
+def h2_leave(room):
+    return h2_frame(LEAVE, h2_name(room))
+
+
+def h2_rooms_request():
+    return h2_frame(ROOMS)
+
+
+def h2_members_request(room):
+    return h2_frame(MEMBERS, h2_name(room))
+
+
+def h2_history_request(after_id):
+    """HISTORY 0x40: u64 after_id."""
+    return h2_frame(HISTORY, struct.pack('>Q', after_id))
+
+
+class _Reader:
+    """Reads fields of an HCP/2 payload in order; `done()` checks nothing is left over."""
+
+    def __init__(self, payload):
+        self.p = payload
+        self.off = 0
+
+    def _take(self, n):
+        if self.off + n > len(self.p):
+            raise IndexError('payload too short: need %d bytes at %d of %d' % (n, self.off, len(self.p)))
+        out = self.p[self.off:self.off + n]
+        self.off += n
+        return out
+
+    def u8(self):
+        return self._take(1)[0]
+
+    def u16(self):
+        return struct.unpack('>H', self._take(2))[0]
+
+    def u32(self):
+        return struct.unpack('>I', self._take(4))[0]
+
+    def u64(self):
+        return struct.unpack('>Q', self._take(8))[0]
+
+    def name(self):
+        n = self.u8()
+        if n > 64:
+            raise IndexError('name field longer than 64 (%d)' % n)
+        return self._take(n).decode('utf-8')
+
+    def text(self):
+        out = self.p[self.off:].decode('utf-8')
+        self.off = len(self.p)
+        return out
+
+    def done(self):
+        if self.off != len(self.p):
+            raise IndexError('%d bytes left over after the last field' % (len(self.p) - self.off))
 
 
 class H2Frame:
@@ -724,12 +856,47 @@ class H2Frame:
         elif self.type == ERROR:
             f['code'], f['ref'] = struct.unpack_from('>HI', p)
             f['message'] = p[6:].decode('utf-8')
+        elif self.type in NEW_SERVER_FRAMES:
+            self._decode_new()
+
+    def _decode_new(self):
+        """Issue-6 server frames, strictly: short payloads, names over 64 and bytes left over
+        are decode errors (docs/protocol.md 2.1: malformed)."""
+        r, f = _Reader(self.payload), self.f
+        if self.type == ROSTER:
+            f['entries'] = [(r.u8(), r.name()) for _ in range(r.u16())]
+        elif self.type == DELIVERED:
+            f['id'] = r.u64()
+            f['recipient'] = r.name()
+        elif self.type == NOT_DELIVERED:
+            f['id'] = r.u64()
+            f['code'] = r.u16()
+            f['recipient'] = r.name()
+        elif self.type in (ROOM_JOINED, ROOM_LEFT):
+            f['room'] = r.name()
+            f['user'] = r.name()
+        elif self.type == ROOM_LIST:
+            f['rooms'] = [(r.name(), r.u32()) for _ in range(r.u16())]
+        elif self.type == ROOM_MEMBERS:
+            f['room'] = r.name()
+            f['entries'] = [(r.u8(), r.name()) for _ in range(r.u16())]
+        elif self.type == HISTORY_END:
+            f['last_id'] = r.u64()
+            f['more'] = r.u8()
+        r.done()
+
+    @property
+    def status(self):
+        """ROSTER / ROOM_MEMBERS: {name: status}."""
+        return {name: st for st, name in self.f['entries']}
 
     def __getattr__(self, key):
         try:
             return self.__dict__['f'][key]
         except KeyError:
-            raise AttributeError(key)
+            err = self.__dict__.get('f', {}).get('decode_error')
+            raise AttributeError('%s%s' % (key, ' (frame %r did not decode: %s)' % (self.payload[:60], err)
+                                            if err else ''))
 
     def __repr__(self):
         return '<%s %r>' % (FRAME_NAMES.get(self.type, '0x%02x' % self.type),
@@ -746,6 +913,8 @@ class H2Client(_SocketClient):
         self.name = None
         self.welcome = None
         self._ref = 0
+        self.log = []          # every frame received, in order (evidence for failure messages)
+        self.bad_frames = []   # issue-6 frames that did not decode per the spec
 
     # -- receiving -------------------------------------------------------
     def _parse_one(self):
@@ -758,6 +927,10 @@ class H2Client(_SocketClient):
             return None
         fr = H2Frame(self.buf[4], self.buf[5:4 + length])
         del self.buf[:4 + length]
+        if len(self.log) < 10000:
+            self.log.append(fr)
+        if 'decode_error' in fr.f and fr.type in NEW_SERVER_FRAMES:
+            self.bad_frames.append(fr)
         return fr
 
     def recv_frame(self, timeout=DEFAULT_TIMEOUT):
@@ -774,9 +947,12 @@ class H2Client(_SocketClient):
                 raise TimeoutError('no frame within %.1fs' % timeout)
 
     def expect(self, ftype, pred=None, timeout=DEFAULT_TIMEOUT):
-        """First frame of type ftype (matching pred); others stay in the backlog."""
+        """First frame of type ftype (an int, or a tuple of types) matching pred; others
+        stay in the backlog."""
+        types = ftype if isinstance(ftype, (tuple, list, set, frozenset)) else (ftype,)
+        what = '/'.join(FRAME_NAMES.get(t, hex(t)) for t in types)
         for i, fr in enumerate(self.backlog):
-            if fr.type == ftype and (pred is None or pred(fr)):
+            if fr.type in types and (pred is None or pred(fr)):
                 return self.backlog.pop(i)
         deadline = time.monotonic() + timeout
         seen = []
@@ -785,16 +961,43 @@ class H2Client(_SocketClient):
             if fr is None:
                 if self.eof:
                     self.backlog.extend(seen)
-                    raise Closed('closed while waiting for %s; got %r' % (FRAME_NAMES.get(ftype, ftype), seen))
+                    raise Closed('closed while waiting for %s; unmatched frames: %r' % (what, self.backlog))
                 if not self._fill(deadline):
                     self.backlog.extend(seen)
-                    raise TimeoutError('no %s within %.1fs; got %r'
-                                       % (FRAME_NAMES.get(ftype, hex(ftype)), timeout, seen))
+                    raise TimeoutError('no %s within %.1fs; unmatched frames: %r' % (what, timeout, self.backlog))
                 continue
-            if fr.type == ftype and (pred is None or pred(fr)):
+            if fr.type in types and (pred is None or pred(fr)):
                 self.backlog.extend(seen)
                 return fr
             seen.append(fr)
+
+    def collect_until(self, ftype, pred=None, timeout=DEFAULT_TIMEOUT):
+        """Frames in arrival order up to the first of type ftype (matching pred):
+        returns (frames before it, that frame); the backlog is read first and emptied."""
+        before, self.backlog = self.backlog, []
+        for i, fr in enumerate(before):
+            if fr.type == ftype and (pred is None or pred(fr)):
+                self.backlog = before[i + 1:]
+                return before[:i], fr
+        deadline = time.monotonic() + timeout
+        while True:
+            fr = self._parse_one()
+            if fr is None:
+                if self.eof:
+                    raise Closed('closed while waiting for %s; got %r' % (FRAME_NAMES.get(ftype, ftype), before))
+                if not self._fill(deadline):
+                    raise TimeoutError('no %s within %.1fs; got %r'
+                                       % (FRAME_NAMES.get(ftype, hex(ftype)), timeout, before))
+                continue
+            if fr.type == ftype and (pred is None or pred(fr)):
+                return before, fr
+            before.append(fr)
+
+    def take_backlog(self, ftype):
+        """Removes and returns the backlog frames of type ftype."""
+        out = [f for f in self.backlog if f.type == ftype]
+        self.backlog = [f for f in self.backlog if f.type != ftype]
+        return out
 
     def frames_within(self, within=QUIET_WINDOW):
         """Backlog plus every frame that arrives within `within` seconds."""
@@ -858,6 +1061,316 @@ class H2Client(_SocketClient):
 
     def bye(self):
         self.send_frame(BYE)
+
+    # -- accounts, receipts, rooms, history (issue 6) ----------------------
+    def _ensure_hello(self, timeout):
+        if self.welcome is None:
+            self.hello(timeout)
+
+    def account_reply(self, timeout=DEFAULT_TIMEOUT):
+        """The reply to REGISTER / LOGIN / NAME: NAME_OK or NAME_REFUSED."""
+        return self.expect((NAME_OK, NAME_REFUSED), timeout=timeout)
+
+    def send_register(self, name, password, timeout=DEFAULT_TIMEOUT):
+        """HELLO (if needed) + REGISTER; returns NAME_OK or NAME_REFUSED."""
+        self._ensure_hello(timeout)
+        self.send_raw(h2_register(name, password))
+        reply = self.account_reply(timeout)
+        if reply.type == NAME_OK:
+            self.name = reply.name
+        return reply
+
+    def send_login(self, name, password, timeout=DEFAULT_TIMEOUT):
+        """HELLO (if needed) + LOGIN; returns NAME_OK or NAME_REFUSED (history, if any, follows)."""
+        self._ensure_hello(timeout)
+        self.send_raw(h2_login(name, password))
+        reply = self.account_reply(timeout)
+        if reply.type == NAME_OK:
+            self.name = reply.name
+        return reply
+
+    def create_account(self, name, password, timeout=DEFAULT_TIMEOUT):
+        """REGISTER that must succeed (NAME_OK); signed in as name afterwards."""
+        reply = self.send_register(name, password, timeout)
+        if reply.type != NAME_OK or reply.name != name:
+            raise AssertionError('REGISTER %r: expected NAME_OK, got %r' % (name, reply))
+        return reply
+
+    def read_history(self, timeout=DEFAULT_TIMEOUT):
+        """Reads stored MESSAGE frames up to HISTORY_END, asking HISTORY after_id for more
+        while HISTORY_END says `more`. Returns (messages in arrival order, the last
+        HISTORY_END). Non-MESSAGE frames met on the way stay in the backlog."""
+        messages, ends = [], []
+        while True:
+            before, end = self.collect_until(HISTORY_END, timeout=timeout)
+            messages += [f for f in before if f.type == MESSAGE]
+            self.backlog = [f for f in before if f.type != MESSAGE] + self.backlog
+            ends.append(end)
+            if not end.more or len(ends) > 100:
+                return messages, end
+            self.request_history(end.last_id)
+
+    def log_in(self, name, password, timeout=DEFAULT_TIMEOUT):
+        """LOGIN that must succeed; returns (replayed messages, HISTORY_END)."""
+        reply = self.send_login(name, password, timeout)
+        if reply.type != NAME_OK or reply.name != name:
+            raise AssertionError('LOGIN %r: expected NAME_OK, got %r' % (name, reply))
+        return self.read_history(timeout)
+
+    def request_roster(self):
+        self.send_raw(h2_roster_request())
+
+    def roster(self, timeout=DEFAULT_TIMEOUT):
+        """ROSTER_REQ -> ROSTER; returns {name: status}."""
+        self.request_roster()
+        return self.expect(ROSTER, timeout=timeout).status
+
+    def received(self, msg_id):
+        self.send_raw(h2_received(msg_id))
+
+    def join(self, room):
+        self.send_raw(h2_join(room))
+
+    def join_ok(self, room, timeout=DEFAULT_TIMEOUT):
+        """JOIN and wait for our own ROOM_JOINED."""
+        self.join(room)
+        return self.expect(ROOM_JOINED, lambda f: f.room == room and f.user == self.name, timeout)
+
+    def leave(self, room):
+        self.send_raw(h2_leave(room))
+
+    def request_rooms(self):
+        self.send_raw(h2_rooms_request())
+
+    def rooms(self, timeout=DEFAULT_TIMEOUT):
+        """ROOMS -> ROOM_LIST; returns [(room, members)] as sent."""
+        self.request_rooms()
+        return self.expect(ROOM_LIST, timeout=timeout).rooms
+
+    def request_members(self, room):
+        self.send_raw(h2_members_request(room))
+
+    def members(self, room, timeout=DEFAULT_TIMEOUT):
+        """MEMBERS room -> ROOM_MEMBERS; returns the frame (.room, .entries, .status)."""
+        self.request_members(room)
+        return self.expect(ROOM_MEMBERS, lambda f: f.room == room, timeout)
+
+    def request_history(self, after_id):
+        self.send_raw(h2_history_request(after_id))
+
+    def say_room(self, text, room, ref=None):
+        return self.say(text, to=room, kind=KIND_ROOM, ref=ref)
+
+    def say_room_ok(self, text, room, timeout=DEFAULT_TIMEOUT):
+        ref = self.say_room(text, room)
+        return self.expect(SENT, lambda f: f.ref == ref, timeout)
+
+
+# ---- seed-002 text protocol ---------------------------------------------------
+
+TOSEND, TORECV = 'TOSEND', 'TORECV'
+TEXT_PHRASES = {100: 'Malformed username', 101: 'No user registered', 102: 'Unable to send',
+                103: 'Header incomplete', 104: 'Username taken', 117: 'Username registered'}
+
+
+def text_register(direction, name):
+    """`REGISTER TOSEND name\\n\\n` (direction TOSEND or TORECV)."""
+    return b'REGISTER ' + direction.encode() + b' ' + _utf8(name) + b'\n\n'
+
+
+def text_registered(direction, name):
+    return b'REGISTERED ' + direction.encode() + b' ' + _utf8(name) + b'\n\n'
+
+
+def text_send(recipient, body, length=None):
+    """`SEND rcpt\\nContent-length: n\\n\\n<n bytes>`; length=False leaves the field out."""
+    b = _utf8(body)
+    if length is False:
+        return b'SEND ' + _utf8(recipient) + b'\n\n' + b
+    n = len(b) if length is None else length
+    return b'SEND ' + _utf8(recipient) + b'\nContent-length: ' + str(n).encode() + b'\n\n' + b
+
+
+def text_forward(sender, body):
+    b = _utf8(body)
+    return b'FORWARD ' + _utf8(sender) + b'\nContent-length: ' + str(len(b)).encode() + b'\n\n' + b
+
+
+def text_received(sender):
+    return b'RECEIVED ' + _utf8(sender) + b'\n\n'
+
+
+def text_sent(recipient):
+    return b'SENT ' + _utf8(recipient) + b'\n\n'
+
+
+def text_error(code, phrase=None):
+    """`ERROR nnn Phrase\\n\\n` with the server's standard phrase (spec C)."""
+    return ('ERROR %d %s\n\n' % (code, phrase if phrase is not None else TEXT_PHRASES[code])).encode()
+
+
+class TextMessage:
+    """One seed-002 message: a header ending in a blank line, then Content-length bytes
+    of body when the header has that field."""
+
+    def __init__(self, raw, header, body):
+        self.raw = bytes(raw)
+        self.header = header.decode('utf-8', 'replace')
+        self.body = body
+        lines = self.header.split('\n')
+        self.line = lines[0]
+        self.words = self.line.split(' ')
+        self.kind = self.words[0]
+        self.arg = self.line.split(' ', 1)[1] if ' ' in self.line else ''
+        self.fields = {}
+        for ln in lines[1:]:
+            k, sep, v = ln.partition(':')
+            if sep:
+                self.fields[k.strip().lower()] = v.strip()
+
+    @property
+    def code(self):
+        """ERROR nnn -> nnn (None otherwise)."""
+        if self.kind == 'ERROR' and len(self.words) > 1 and self.words[1].isdigit():
+            return int(self.words[1])
+        return None
+
+    @property
+    def text(self):
+        return self.body.decode('utf-8', 'replace') if self.body is not None else None
+
+    def __repr__(self):
+        return '<TEXT %r>' % (self.raw[:120],)
+
+
+class TextConn(_SocketClient):
+    """One seed-002 socket. Splits what the server sends into TextMessage objects (header
+    up to the first blank line, then Content-length bytes of body); keeps a backlog."""
+
+    def __init__(self, port, sock=None):
+        super().__init__(port, sock)
+        self.backlog = []
+        self.log = []
+
+    def _parse_one(self):
+        i = self.buf.find(b'\n\n')
+        if i < 0:
+            return None
+        header = bytes(self.buf[:i])
+        m = re.search(rb'(?im)^content-length:[ \t]*(\d+)[ \t]*$', header)
+        body = None
+        end = i + 2
+        if m:
+            n = int(m.group(1))
+            if len(self.buf) < end + n:
+                return None
+            body = bytes(self.buf[end:end + n])
+            end += n
+        msg = TextMessage(self.buf[:end], header, body)
+        del self.buf[:end]
+        self.log.append(msg)
+        return msg
+
+    def recv_msg(self, timeout=DEFAULT_TIMEOUT):
+        if self.backlog:
+            return self.backlog.pop(0)
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self._parse_one()
+            if msg is not None:
+                return msg
+            if self.eof:
+                raise Closed('connection closed; pending %r' % (bytes(self.buf[:200]),))
+            if not self._fill(deadline):
+                raise TimeoutError('no text message within %.1fs; pending %r' % (timeout, bytes(self.buf[:200])))
+
+    def expect(self, pred=None, timeout=DEFAULT_TIMEOUT, what='message'):
+        """First message matching pred (a callable, or a kind such as 'FORWARD'); others
+        stay in the backlog."""
+        if isinstance(pred, str):
+            kind = pred
+            pred = lambda m: m.kind == kind  # noqa: E731
+            what = kind
+        for i, msg in enumerate(self.backlog):
+            if pred is None or pred(msg):
+                return self.backlog.pop(i)
+        deadline = time.monotonic() + timeout
+        seen = []
+        while True:
+            msg = self._parse_one()
+            if msg is None:
+                if self.eof:
+                    self.backlog.extend(seen)
+                    raise Closed('closed while waiting for %s; got %r, pending %r'
+                                 % (what, seen, bytes(self.buf[:200])))
+                if not self._fill(deadline):
+                    self.backlog.extend(seen)
+                    raise TimeoutError('no %s within %.1fs; got %r, pending %r'
+                                       % (what, timeout, seen, bytes(self.buf[:200])))
+                continue
+            if pred is None or pred(msg):
+                self.backlog.extend(seen)
+                return msg
+            seen.append(msg)
+
+    def msgs_within(self, within=QUIET_WINDOW):
+        """Backlog plus every message that arrives within `within` seconds."""
+        out, self.backlog = self.backlog, []
+        deadline = time.monotonic() + within
+        while True:
+            msg = self._parse_one()
+            if msg is not None:
+                out.append(msg)
+                continue
+            if self.eof or not self._fill(deadline):
+                return out
+
+    def request(self, data, timeout=DEFAULT_TIMEOUT):
+        """Sends data and returns the next message."""
+        self.send_raw(data)
+        return self.recv_msg(timeout)
+
+
+class TextClient:
+    """A seed-002 client: a TOSEND socket (SEND -> SENT / ERROR) and a TORECV socket
+    (FORWARD -> RECEIVED), both registered under one name, TOSEND first as in the
+    document."""
+
+    def __init__(self, port):
+        self.port = port
+        self.tx = TextConn(port)
+        self.rx = TextConn(port)
+        self.name = None
+
+    def register(self, name, timeout=DEFAULT_TIMEOUT):
+        """Registers both sockets; each must be answered with exactly REGISTERED ... name."""
+        for conn, direction in ((self.tx, TOSEND), (self.rx, TORECV)):
+            reply = conn.request(text_register(direction, name), timeout)
+            if reply.raw != text_registered(direction, name):
+                raise AssertionError('REGISTER %s %s: expected %r, got %r'
+                                     % (direction, name, text_registered(direction, name), reply.raw))
+        self.name = name
+        return self
+
+    def send(self, recipient, body, length=None):
+        self.tx.send_raw(text_send(recipient, body, length))
+
+    def reply(self, timeout=DEFAULT_TIMEOUT):
+        """Next message on TOSEND (SENT or ERROR)."""
+        return self.tx.recv_msg(timeout)
+
+    def forward(self, sender=None, timeout=DEFAULT_TIMEOUT):
+        """Next FORWARD on TORECV (from sender, if given)."""
+        return self.rx.expect(lambda m: m.kind == 'FORWARD' and (sender is None or m.arg == sender),
+                              timeout, 'FORWARD %s' % (sender or ''))
+
+    def confirm(self, sender):
+        """RECEIVED sender (confirms the oldest pending FORWARD from sender)."""
+        self.rx.send_raw(text_received(sender))
+
+    def close(self):
+        self.tx.close()
+        self.rx.close()
 
 
 # ---------------------------------------------------------------------------
@@ -924,6 +1437,32 @@ class ServerTestCase(unittest.TestCase):
         self._clients.append(c)
         return c
 
+    def text(self, name=None, port=None):
+        """A seed-002 TextClient (two sockets); registered on both when name is given."""
+        c = TextClient(port or self.port)
+        self._clients.append(c)
+        if name:
+            c.register(name)
+        return c
+
+    def text_conn(self, port=None):
+        """A single raw seed-002 socket."""
+        c = TextConn(port or self.port)
+        self._clients.append(c)
+        return c
+
+    def account(self, name, password='secret-pw', port=None):
+        """An HCP/2 client that REGISTERed `name` and is signed in as it."""
+        c = self.h2(port=port)
+        c.create_account(name, password)
+        return c
+
+    def signed_in(self, name, password='secret-pw', port=None):
+        """An HCP/2 client that LOGged IN as `name`; returns (client, replayed messages, HISTORY_END)."""
+        c = self.h2(port=port)
+        messages, end = c.log_in(name, password)
+        return c, messages, end
+
     def core(self, name=None, port=None):
         """The original client core (split_frames=True), connected; registered when name is given."""
         mod = reference_core()
@@ -958,6 +1497,37 @@ class ServerTestCase(unittest.TestCase):
         self.assertEqual(m.sender, 'alive-c-' + tag)
         for x in (a, b, c):
             x.close()
+
+
+class ChatTestCase(ServerTestCase):
+    """ServerTestCase for the issue-6 features: also fails a test when the server sent a
+    ROSTER / DELIVERED / ROOM_* / HISTORY_END frame that does not match the spec layout."""
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self._check_frames)   # runs before the server is stopped
+
+    def _check_frames(self):
+        bad = [(getattr(c, 'name', None), f, f.f.get('decode_error'))
+               for c in self._clients for f in getattr(c, 'bad_frames', [])]
+        if bad:
+            self.fail('frames not matching the spec layout: %r' % (bad[:10],))
+
+    def quiet(self, client, types, within=QUIET_WINDOW, pred=None):
+        """Frames of the given types (matching pred) that arrive within `within`; the
+        others go back to the backlog. For checks that something must NOT arrive."""
+        types = types if isinstance(types, (tuple, list, set)) else (types,)
+        frames = client.frames_within(within)
+        hit = [f for f in frames if f.type in types and (pred is None or pred(f))]
+        client.backlog = [f for f in frames if f not in hit] + client.backlog
+        return hit
+
+    def assert_refused(self, reply, code, name=None):
+        self.assertEqual(reply.type, NAME_REFUSED, 'expected NAME_REFUSED %d, got %r' % (code, reply))
+        self.assertEqual(reply.code, code, reply)
+        if name is not None:
+            self.assertEqual(reply.name, name, reply)
+        self.assertTrue(reply.reason, 'NAME_REFUSED %d without a reason text' % code)
 
 
 def core_wait(testcase, core, pred, what, timeout=DEFAULT_TIMEOUT, start=0):

@@ -171,12 +171,12 @@ class Hcp2Protocol(ServerTestCase):
         self.assertEqual((e.code, e.ref), (102, 0xDEADBEEF))
         self.assert_open(a)
 
-    def test_room_target_error_102(self):
+    def test_room_target_not_joined_error_120(self):
         a = self.h2('Amy')
         self.h2('Bob')
         a.say('to a room', to='lobby', kind=2, ref=9)
         e = a.expect(ERROR)
-        self.assertEqual((e.code, e.ref), (102, 9))
+        self.assertEqual((e.code, e.ref), (120, 9))
         self.assert_open(a)
 
     def test_send_before_name_error_101(self):
@@ -251,11 +251,11 @@ class Hcp2Protocol(ServerTestCase):
     def test_unknown_frame_type_error_108_stays_connected(self):
         a = self.h2()
         a.hello()
-        a.send_frame(0x10, b'future login frame')          # before NAME
+        a.send_frame(0x50, b'future frame')                # before NAME
         self.assertEqual(a.expect(ERROR).code, 108)
         a.propose('Amy')
         self.assertEqual(a.expect(NAME_OK).name, 'Amy')
-        for t in (0x00, 0x07, 0x20, 0x3F, 0x7F, 0x80, 0x89, 0x8C, 0xFF):
+        for t in (0x00, 0x07, 0x13, 0x21, 0x3F, 0x7F, 0x80, 0x89, 0x8C, 0xFF):
             a.send_frame(t, b'\x00' * 10)
             e = a.expect(ERROR)
             self.assertEqual(e.code, 108, 'type 0x%02x: %r' % (t, e))

@@ -7,11 +7,13 @@ import time
 import unittest
 
 from harness import (ERROR, H2Client, SANITIZER_MARKERS, Closed, ServerProcess, ServerTestCase,
-                     server_path)
+                     server_path, with_test_defaults)
 
 
 def run_server(*args, timeout=10):
-    return subprocess.run([server_path(), *args], stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    # The test defaults (--db :memory:, ...) so no database is left in the working directory.
+    return subprocess.run([server_path(), *with_test_defaults(args)], stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=timeout)
 
 
 @unittest.skipUnless(server_path(), 'no server executable (pass --server PATH)')

@@ -1,0 +1,125 @@
+// Token buckets per key (a user name, an address), for limits such as "5 login
+// attempts, then one per 12 s". A key that is not tracked has a full bucket, so
+// full buckets are forgotten: memory follows the keys that are actually being
+// limited, and max_keys bounds it even under a flood of distinct keys.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+namespace howdy {
+
+struct rate_limit {
+  double burst = 5;  // tokens in a full bucket: acquisitions allowed at once
+  std::chrono::steady_clock::duration refill_every = std::chrono::seconds(12);  // one token back per this
+};
+
+class rate_limiter {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  explicit rate_limiter(rate_limit limit, std::size_t max_keys = 100000)
+      : limit_(limit), max_keys_(std::max<std::size_t>(max_keys, 1)) {}
+
+  rate_limiter(const rate_limiter&) = delete;
+  rate_limiter& operator=(const rate_limiter&) = delete;
+
+  // Takes one token from `key`'s bucket if it has one. Thread-safe. `now` is
+  // there for tests; times that go backwards refill nothing.
+  bool try_acquire(std::string_view key, clock::time_point now = clock::now()) {
+    std::lock_guard lock(mutex_);
+    forget_full(now);
+    auto it = buckets_.find(key);
+    if (it == buckets_.end()) {
+      if (limit_.burst < 1) return false;
+      if (buckets_.size() >= max_keys_) evict_fullest();
+      it = buckets_.emplace(std::string(key), bucket{limit_.burst, now, now}).first;
+      take(*it, now);
+      return true;
+    }
+    bucket& b = it->second;
+    const auto elapsed = now > b.updated ? now - b.updated : clock::duration::zero();
+    const double refilled = std::min(limit_.burst, b.tokens + tokens_for(elapsed));
+    if (refilled < 1) return false;
+    by_full_at_.erase({b.full_at, &it->first});
+    b.tokens = refilled;
+    b.updated = std::max(b.updated, now);
+    take(*it, now);
+    return true;
+  }
+
+  // Keys tracked: those whose buckets are not known to be full again.
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return buckets_.size();
+  }
+
+ private:
+  struct bucket {
+    double tokens;
+    clock::time_point updated;  // when `tokens` was right
+    clock::time_point full_at;  // when the bucket is full again, if untouched
+  };
+
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+
+  using map = std::unordered_map<std::string, bucket, string_hash, std::equal_to<>>;
+
+  // Soonest full first; the key's address only breaks ties.
+  struct by_full_at {
+    using entry = std::pair<clock::time_point, const std::string*>;
+    bool operator()(const entry& a, const entry& b) const noexcept {
+      if (a.first != b.first) return a.first < b.first;
+      return std::less<const std::string*>{}(a.second, b.second);
+    }
+  };
+
+  double tokens_for(clock::duration elapsed) const {
+    if (limit_.refill_every <= clock::duration::zero()) return limit_.burst;  // no limit on the rate
+    return std::chrono::duration<double>(elapsed) / std::chrono::duration<double>(limit_.refill_every);
+  }
+
+  // Spends a token of the (refilled) bucket and files it by when it is full again.
+  void take(map::value_type& kv, clock::time_point now) {
+    bucket& b = kv.second;
+    b.tokens -= 1;
+    b.updated = std::max(b.updated, now);
+    const auto refill = std::max(limit_.refill_every, clock::duration::zero());
+    // Rounded up: a bucket is never forgotten before it is really full.
+    b.full_at = b.updated + std::chrono::ceil<clock::duration>(std::chrono::duration<double, clock::period>(
+                                refill.count() * (limit_.burst - b.tokens)));
+    by_full_at_.emplace(b.full_at, &kv.first);
+  }
+
+  void forget_full(clock::time_point now) {
+    while (!by_full_at_.empty() && by_full_at_.begin()->first <= now) erase_first();
+  }
+
+  // The bucket closest to full is the one whose loss gives its key the fewest tokens back.
+  void evict_fullest() { erase_first(); }
+
+  void erase_first() {
+    const std::string* key = by_full_at_.begin()->second;
+    by_full_at_.erase(by_full_at_.begin());
+    buckets_.erase(buckets_.find(std::string_view(*key)));
+  }
+
+  rate_limit limit_;
+  std::size_t max_keys_;
+  mutable std::mutex mutex_;
+  map buckets_;
+  std::set<by_full_at::entry, by_full_at> by_full_at_;  // every bucket, by the keys of buckets_ (nodes are stable)
+};
+
+}  // namespace howdy
