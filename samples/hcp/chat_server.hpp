@@ -272,7 +272,7 @@ class chat_server {
   // ---- Delivery --------------------------------------------------------------
 
   // To everyone but the sender, through the hubs: encoded once per format.
-  void deliver_to_all(const std::string& sender, const howdy::outbox* sender_box, std::string_view text) {
+  std::uint64_t deliver_to_all(const std::string& sender, const howdy::outbox* sender_box, std::string_view text) {
     const auto id = next_id();
     const auto ts = now_us();
     hcp2_hub_.publish(frame(hcp2::message_size(sender, {}, text),
@@ -284,6 +284,7 @@ class chat_server {
           sender_box);
     if (text_hub_.subscriber_count() > 0) text_hub_.publish(text_frame(text::forward(sender, text)), sender_box);
     log_->info("forwarding a message from {} to all ({} bytes)", sender, text.size());
+    return id;
   }
 
   static howdy::shared_buffer encode_for(wire format, std::uint64_t id, std::uint64_t ts, hcp2::target_kind kind,
@@ -318,8 +319,9 @@ class chat_server {
     whisper_outcome out;
     std::lock_guard lock(history_mutex_);
     auto to = names_.find(target);
+    // An offline account can only be reached through its history.
     const bool account = is_account(target);
-    if (!to && !account) return out;
+    if (!to && !(account && config_.store.history)) return out;
     out.known = true;
     out.id = next_id();
     const auto ts = now_us();
@@ -694,8 +696,7 @@ class chat_server {
     std::vector<howdy::shared_buffer> first;
     first.push_back(frame(hcp2::name_ok_size(who), [&](auto out) { hcp2::write_name_ok(out, who); }));
     if (s.wants_presence) first.push_back(users_frame());
-    co_await send_history(s, std::nullopt, std::move(first));
-    s.box->release();
+    co_await send_history(s, std::nullopt, std::move(first));  // releases the outbox
   }
 
   // Stored messages after `after` (nullopt: after the account's cursor), then
@@ -745,13 +746,12 @@ class chat_server {
     if (v.text.empty() || !is_valid_utf8(v.text)) return malformed("text must be non-empty UTF-8");
     if (!s.name) return s.push(error_frame(hcp2::errc::not_registered, ref)), true;
     const std::string& me = s.name.name();
-    auto sent = [box = s.box, ref](std::uint64_t id) {
+    auto sent = [ref](std::uint64_t id) {
       return frame(hcp2::sent_size(), [&](auto out) { hcp2::write_sent(out, ref, id); });
     };
 
     if (v.kind == hcp2::target_kind::all) {
-      deliver_to_all(me, s.box.get(), v.text);
-      s.push(sent(last_id_.load(std::memory_order_relaxed)));
+      s.push(sent(deliver_to_all(me, s.box.get(), v.text)));
       return true;
     }
     if (v.kind == hcp2::target_kind::room) return send_to_room(s, v), true;

@@ -10,7 +10,7 @@ import signal
 import tempfile
 import unittest
 
-from harness import (DELIVERED, KIND_ROOM, KIND_USER, LEFT, MESSAGE, NAME_OK, NAME_REFUSED, SENT, ChatTestCase,
+from harness import (DELIVERED, ERROR, KIND_ROOM, KIND_USER, LEFT, MESSAGE, NAME_OK, NAME_REFUSED, SENT, ChatTestCase,
                      H2Client, ServerProcess, h2_login, server_path)
 
 PW = 'pw-history'
@@ -194,6 +194,14 @@ class HistoryOff(ChatTestCase):
         self.assertEqual(reply.name, 'rita')
         frames = r.frames_within()
         self.assertEqual([f for f in frames if f.type == MESSAGE], [], 'history off: nothing replayed')
+
+    def test_whisper_to_offline_account_is_refused_with_history_off(self):
+        amy = self.h2('amy')
+        self.account('rita', PW).close()
+        self.assertEqual(amy.expect(LEFT).name, 'rita')
+        amy.say('nobody could keep this', to='rita', kind=1, ref=5)
+        e = amy.expect(ERROR)
+        self.assertEqual((e.code, e.ref), (102, 5), 'not stored, so not sent: a clear error, not a SENT')
 
 
 @unittest.skipUnless(server_path(), 'no server executable (pass --server PATH)')
