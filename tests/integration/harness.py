@@ -1536,3 +1536,31 @@ def core_wait(testcase, core, pred, what, timeout=DEFAULT_TIMEOUT, start=0):
                              % (what, timeout, [{k: v for k, v in e.items() if k != 'raw'}
                                                 for e in core.events[start:]]))
     return ev
+
+
+class ClientMixin:
+    """Starts howdy-client processes that are ended after the test (by their PID)."""
+
+    def howdy_client(self, port, protocol, name=None):
+        argv = [client_path(), '--host', HOST, '--port', str(port), '--protocol', protocol,
+                '--connect-timeout', '5']
+        if name is not None:
+            argv += ['--name', name]
+        p = LineProcess(argv)
+        self.addCleanup(self._end_client, p)
+        return p
+
+    def _end_client(self, p):
+        p.close_stdin()
+        if p.wait_exit(5) is None:
+            p.stop(grace=3)
+
+    def line(self, p, pattern, timeout=5, start=0):
+        i, m = p.wait_line(pattern, timeout, start)
+        self.assertIsNotNone(i, 'howdy-client printed no line matching %r within %ss\n%s'
+                             % (pattern, timeout, p.describe()))
+        return i, m
+
+    def no_line(self, p, pattern, within=0.5, start=0):
+        i, _ = p.wait_line(pattern, within, start)
+        self.assertIsNone(i, 'howdy-client printed an unexpected line matching %r\n%s' % (pattern, p.describe()))

@@ -12,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from harness import (DELIVERED, HOST, KIND_ROOM, KIND_USER, MESSAGE, SENT, LineProcess, ServerTestCase,
+from harness import (DELIVERED, HOST, KIND_ROOM, KIND_USER, MESSAGE, SENT, ClientMixin, ServerTestCase,
                      client_path, free_port, requires_client)
 
 TIME = r'(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d'  # history lines start with the server time (a date if not today)
@@ -22,32 +22,11 @@ def esc(s):
     return re.escape(s)
 
 
-class ClientLines:
-    """Starts howdy-client processes (ended after the test, by their PID) and waits for their lines."""
+class ClientLines(ClientMixin):
+    """ClientMixin with this file's defaults: HCP/2 on the test's server."""
 
     def client(self, name=None, protocol='hcp2', port=None):
-        argv = [client_path(), '--host', HOST, '--port', str(port or self.port), '--protocol', protocol,
-                '--connect-timeout', '5']
-        if name is not None:
-            argv += ['--name', name]
-        p = LineProcess(argv)
-        self.addCleanup(self._end_client, p)
-        return p
-
-    def _end_client(self, p):
-        p.close_stdin()
-        if p.wait_exit(5) is None:
-            p.stop(grace=3)
-
-    def line(self, p, pattern, timeout=5, start=0):
-        i, m = p.wait_line(pattern, timeout, start)
-        self.assertIsNotNone(i, 'howdy-client printed no line matching %r within %ss\n%s'
-                             % (pattern, timeout, p.describe()))
-        return i, m
-
-    def no_line(self, p, pattern, within=0.5, start=0):
-        i, _ = p.wait_line(pattern, within, start)
-        self.assertIsNone(i, 'howdy-client printed an unexpected line matching %r\n%s' % (pattern, p.describe()))
+        return self.howdy_client(port or self.port, protocol, name)
 
     def signed_in_client(self, command, name, password):
         """A client that typed `/login` or `/register` NAME PASSWORD and got its name."""
