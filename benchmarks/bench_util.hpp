@@ -7,6 +7,7 @@
 #ifndef HOWDY_BENCHMARKS_BENCH_UTIL_HPP
 #define HOWDY_BENCHMARKS_BENCH_UTIL_HPP
 
+#include <dirent.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,6 +240,61 @@ inline std::optional<proc_sample> sample_process(int pid) {
     }
   }
   return s;
+}
+
+// CPU of each thread of a process (/proc/PID/task/TID/stat), so a report can
+// tell the network threads from, say, a database thread. Empty when the
+// process is gone.
+struct thread_sample {
+  int tid = 0;
+  std::string comm;  // the thread's name (the process name unless the thread set one)
+  double cpu_s = 0;  // utime + stime
+};
+
+inline std::vector<thread_sample> sample_threads(int pid) {
+  std::vector<thread_sample> out;
+  std::string const base = "/proc/" + std::to_string(pid) + "/task";
+  if (DIR* dir = opendir(base.c_str())) {
+    while (dirent* e = readdir(dir)) {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+      std::ifstream in(base + "/" + e->d_name + "/stat");
+      std::string line;
+      if (!std::getline(in, line)) continue;  // the thread ended meanwhile
+      auto const open = line.find('(');
+      auto const close = line.rfind(')');
+      if (open == std::string::npos || close == std::string::npos || close < open) continue;
+      thread_sample t;
+      t.tid = std::atoi(e->d_name);
+      t.comm = line.substr(open + 1, close - open - 1);
+      std::istringstream fields(line.substr(close + 1));
+      std::string tok;
+      unsigned long long utime = 0, stime = 0;
+      for (int i = 0; i <= 12 && fields >> tok; ++i) {
+        if (i == 11) utime = std::stoull(tok);
+        if (i == 12) stime = std::stoull(tok);
+      }
+      t.cpu_s = double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+      out.push_back(std::move(t));
+    }
+    closedir(dir);
+  }
+  std::sort(out.begin(), out.end(), [](auto const& a, auto const& b) { return a.tid < b.tid; });
+  return out;
+}
+
+// Per-thread CPU spent between two samples (threads present in `after`;
+// a thread started meanwhile counts from 0), busiest first.
+inline std::vector<thread_sample> thread_delta(std::vector<thread_sample> const& before,
+                                               std::vector<thread_sample> const& after) {
+  std::vector<thread_sample> out;
+  for (auto const& a : after) {
+    thread_sample d = a;
+    for (auto const& b : before)
+      if (b.tid == a.tid) d.cpu_s = a.cpu_s - b.cpu_s;
+    out.push_back(std::move(d));
+  }
+  std::stable_sort(out.begin(), out.end(), [](auto const& x, auto const& y) { return x.cpu_s > y.cpu_s; });
+  return out;
 }
 
 struct self_cpu {

@@ -7,6 +7,10 @@
 // duplicated, reordered and corrupt messages are counted, latency goes into a
 // log-linear histogram, and the server's CPU and memory are read from /proc.
 //
+// With --room (HCP/2), every client also JOINs one room and publishers SEND
+// to that room instead of to everyone. HCP/2 publishers time the server's
+// SENT for each message (with history on, SENT follows the database commit).
+//
 // It only connects to an already running server; it never starts or stops
 // processes. Everything is bounded in time (--timeout).
 //
@@ -53,6 +57,7 @@ constexpr std::size_t batch_bytes = 64 * 1024;          // most bytes a publishe
 constexpr std::uint32_t max_accepted_frame = 1u << 24;  // larger HCP/2 length fields are garbage
 constexpr std::size_t max_line = 64 * 1024;             // longest RESP/NATS control line accepted
 constexpr std::size_t max_gap_ranges = 4096;            // per (subscriber, publisher) stream
+constexpr std::uint64_t max_timed_acks = 1u << 22;      // per publisher; beyond, SENTs are counted, not timed
 
 std::string fmt(char const* f, auto... args) {
   char buf[512];
@@ -83,6 +88,7 @@ struct options {
   int server_pid = 0;
   std::string channel = "howdy.bench";
   std::string name_prefix;  // HCP user names: <prefix>s<i>, <prefix>p<i>
+  std::string room;         // HCP/2: JOIN this room and SEND to it; empty = SEND to all
   std::size_t read_buffer = 16 * 1024;
   bool json = false;
 };
@@ -142,6 +148,9 @@ options parse_options(int argc, char** argv) {
         ("name-prefix", "prefix of the HCP user names (s0.., p0..), e.g. when a server still "
             "holds the names of an earlier run",
             cxxopts::value<std::string>()->default_value(""))
+        ("room", "hcp2 only: after NAME_OK every client JOINs room NAME and waits for its own "
+            "ROOM_JOINED; publishers then SEND to the room (target kind 2) instead of to all",
+            cxxopts::value<std::string>()->default_value(""))
         ("read-buffer", "bytes read at once per connection (>= 16384)",
             cxxopts::value<std::size_t>()->default_value("16384"))
         ("json", "print one JSON object on stdout instead of the table")
@@ -158,7 +167,8 @@ options parse_options(int argc, char** argv) {
     std::cout << spec.help() << "\nExamples:\n"
               << "  howdy-bench -p nats -P 4222 -n 1000 -m 20000 --server-pid $(pidof nats-server)\n"
               << "  howdy-bench -p redis -P 6379 -n 1000 -m 3000 --rate 100 --json\n"
-              << "  howdy-bench -p hcp2 -n 5000 --idle --hold 5 --server-pid PID\n";
+              << "  howdy-bench -p hcp2 -n 5000 --idle --hold 5 --server-pid PID\n"
+              << "  howdy-bench -p hcp2 -n 1000 -m 5000 --room lobby --server-pid PID\n";
     std::exit(0);
   }
   if (!r.unmatched().empty()) usage_error("unexpected argument '" + r.unmatched().front() + "'");
@@ -199,6 +209,7 @@ options parse_options(int argc, char** argv) {
     if (r.count("server-pid")) o.server_pid = r["server-pid"].as<int>();
     o.channel = r["channel"].as<std::string>();
     o.name_prefix = r["name-prefix"].as<std::string>();
+    o.room = r["room"].as<std::string>();
     o.read_buffer = r["read-buffer"].as<std::size_t>();
     o.json = r.count("json") > 0;
   } catch (std::exception const& e) {
@@ -226,6 +237,13 @@ options parse_options(int argc, char** argv) {
       o.name_prefix.find_first_of(std::string_view("\0\x01\x02\x03\x04\x05", 6)) != std::string::npos)
     usage_error("--name-prefix must be at most 40 bytes of UTF-8 without control bytes 0x00..0x05");
   if (o.server_pid < 0) usage_error("--server-pid must be a process id");
+  if (!o.room.empty()) {
+    if (o.proto != protocol::hcp2) usage_error("--room needs --protocol hcp2 (rooms are HCP/2 only)");
+    bool control = false;
+    for (char ch : o.room) control |= static_cast<unsigned char>(ch) < 0x20;
+    if (o.room.size() > hcp::name_field_size || !hcp::is_valid_utf8(o.room) || control)
+      usage_error("--room must be 1..64 bytes of UTF-8 without control characters");
+  }
 
   // Loopback only: benchmarks never target anything else.
   if (o.host == "localhost") o.host = "127.0.0.1";
@@ -275,6 +293,8 @@ struct error_counts {
   std::uint64_t server_errors = 0;    // ERROR frames, -ERR replies
   std::uint64_t write_failed = 0;     // publisher writes that failed
   std::uint64_t dropped_notices = 0;  // messages the server said it dropped (HCP/2 DROPPED)
+  std::uint64_t acks_missing = 0;     // HCP/2 SENDs answered by neither SENT nor ERROR
+  std::uint64_t acks_unexpected = 0;  // SENTs for no message sent, or a second SENT for one
   std::uint64_t internal = 0;         // exceptions escaping a coroutine (a bug)
   // The first few distinct messages, with the first connection that had
   // each and how often it occurred.
@@ -302,6 +322,8 @@ struct error_counts {
     server_errors += o.server_errors;
     write_failed += o.write_failed;
     dropped_notices += o.dropped_notices;
+    acks_missing += o.acks_missing;
+    acks_unexpected += o.acks_unexpected;
     internal += o.internal;
     for (auto const& s : o.samples) note(s.text, s.first, s.count);
   }
@@ -315,6 +337,7 @@ struct worker {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::thread thread;
   bench::histogram latency;
+  bench::histogram ack_latency;  // publisher: from the message's stamp to its SENT
   std::uint64_t last_delivery_ns = 0;
   std::uint64_t subscriber_reads = 0;  // read completions on subscriber sockets
   error_counts errors;
@@ -332,8 +355,10 @@ struct run_state {
   std::size_t wire_size = 0;                 // bytes of one published message
   std::string text_prefix;                   // redis/nats publish command before the payload
   std::string redis_message_prefix;          // a redis message push up to the payload length
-  std::uint64_t wake_threshold = 1;          // publisher resumes when this many messages fit
-  double ns_per_message = 0;                 // rate mode schedule step
+  std::string join_frame;                    // HCP/2 JOIN --room
+  hcp::hcp2::target_kind send_kind = hcp::hcp2::target_kind::all;
+  std::uint64_t wake_threshold = 1;  // publisher resumes when this many messages fit
+  double ns_per_message = 0;         // rate mode schedule step
   std::uint64_t schedule_start_ns = 0;
 
   std::vector<std::unique_ptr<worker>> workers;
@@ -347,6 +372,7 @@ struct run_state {
   std::atomic<std::uint64_t> alive_subscribers{0};
   std::atomic<std::uint64_t> published{0};  // messages handed to the socket, all publishers
   std::atomic<std::uint64_t> accounted{0};  // deliveries + detected gaps, live subscribers
+  std::atomic<std::uint64_t> answered{0};   // HCP/2: SENDs answered by SENT or ERROR, all publishers
   std::atomic<std::uint64_t> first_publish_ns{0};
   std::atomic<std::uint64_t> publishers_done{0};
   std::atomic<int> waiters{0};
@@ -355,6 +381,7 @@ struct run_state {
   std::atomic<bool> flow_stalled{false};
 
   std::uint64_t total_conns() const { return opt.subscribers + opt.publishers; }
+  bool tracks_acks() const { return opt.proto == protocol::hcp2; }
 };
 
 struct live_guard {
@@ -375,7 +402,8 @@ struct stream_state {
   std::unique_ptr<std::vector<gap>> gaps;  // allocated on the first gap only
 };
 
-enum class phase : std::uint8_t { connecting, handshake, registered };
+// joining: NAME_OK received, JOIN sent, waiting for our own ROOM_JOINED (--room).
+enum class phase : std::uint8_t { connecting, handshake, joining, registered };
 
 struct conn {
   conn(run_state& r, worker& w, role ro, std::uint32_t i) : run(r), wk(w), kind(ro), id(i), sock(w.ioc), timer(w.ioc) {
@@ -403,6 +431,7 @@ struct conn {
   std::uint64_t skip = 0;  // HCP/2: bytes of a skipped frame still to come
   bool in_update = false;  // HCP/1: inside a type-4 name list
   bool pong_owed = false;  // NATS: server sent PING
+  bool join_owed = false;  // HCP/2 --room: NAME_OK arrived, JOIN not yet written
 
   // Subscriber.
   std::vector<stream_state> streams;  // one per publisher
@@ -415,7 +444,10 @@ struct conn {
   std::uint64_t finish_ns = 0;
   std::unique_ptr<char[]> out;
   std::size_t out_cap = 0;
-  std::string scratch;  // one payload, for the HCP encoders
+  std::string scratch;                     // one payload, for the HCP encoders
+  std::vector<std::uint64_t> send_stamps;  // HCP/2: stamp of message seq until its SENT (0 = answered)
+  std::uint64_t acks = 0, nacks = 0;       // SENT / ERROR frames received after registration
+  std::uint64_t answered = 0;              // acks + nacks already added to run.answered
 
   void fail(std::string reason) {
     if (!failed) {
@@ -493,10 +525,27 @@ std::span<const std::byte> bytes_of(char const* p, std::size_t n) { return {rein
 
 void server_error(conn& c, std::string text) {
   ++c.wk.errors.server_errors;
-  if (c.ph == phase::handshake)
+  if (c.ph == phase::handshake || c.ph == phase::joining) {
     c.fail("server refused registration: " + text);
-  else
+  } else {
+    if (c.kind == role::publisher) ++c.nacks;  // answers a SEND (HCP/2), so it is no missing SENT
     c.wk.errors.note("server error: " + text, c.name);
+  }
+}
+
+// A SENT for the publisher's message `client_ref` (= its sequence number while
+// it fits in 32 bits, which is when the stamps are kept).
+void note_ack(conn& c, std::uint32_t client_ref, std::uint64_t now) {
+  ++c.acks;
+  if (c.send_stamps.empty()) return;  // too many messages to time: counted only
+  if (client_ref >= c.sent || c.send_stamps[client_ref] == 0) {
+    ++c.wk.errors.acks_unexpected;
+    c.wk.errors.note("SENT for a message not sent or already answered", c.name);
+    return;
+  }
+  std::uint64_t const stamp = c.send_stamps[client_ref];
+  c.send_stamps[client_ref] = 0;
+  c.wk.ack_latency.record(now > stamp ? now - stamp : 0);
 }
 
 // --- HCP/2 -------------------------------------------------------------------
@@ -504,14 +553,30 @@ void handle_hcp2_frame(conn& c, std::span<const std::byte> frame, std::uint8_t t
   namespace h2 = hcp::hcp2;
   auto const f = h2::parse(frame);
   if (auto const* m = std::get_if<h2::message>(&f)) {
-    deliver(c, m->text, m->sender, now);
+    // As strict as the payload: a message must also come the way it was sent.
+    std::string_view const room = c.run.opt.room;
+    bool const routed =
+        room.empty() ? m->kind == h2::target_kind::all : m->kind == h2::target_kind::room && m->target == room;
+    if (routed)
+      deliver(c, m->text, m->sender, now);
+    else
+      ++c.corrupt;
+  } else if (auto const* s = std::get_if<h2::sent>(&f)) {
+    if (c.kind == role::publisher && c.ph == phase::registered) note_ack(c, s->client_ref, now);
   } else if (auto const* ok = std::get_if<h2::name_ok>(&f)) {
     if (c.ph == phase::handshake) {
-      if (ok->value == c.name)
-        c.ph = phase::registered;
-      else
+      if (ok->value != c.name) {
         c.fail("NAME_OK for another name");
+      } else if (c.run.opt.room.empty()) {
+        c.ph = phase::registered;
+      } else {
+        c.ph = phase::joining;  // establish() writes the JOIN
+        c.join_owed = true;
+      }
     }
+  } else if (auto const* j = std::get_if<h2::room_joined>(&f)) {
+    // Every member hears of every join; ours is the one that counts.
+    if (c.ph == phase::joining && j->room == c.run.opt.room && j->user == c.name) c.ph = phase::registered;
   } else if (auto const* no = std::get_if<h2::name_refused>(&f)) {
     c.fail("NAME_REFUSED " + std::to_string(no->code) + ": " + std::string(no->reason));
   } else if (auto const* e = std::get_if<h2::error>(&f)) {
@@ -550,6 +615,12 @@ std::size_t parse_hcp2(conn& c, char const* p, std::size_t n, std::uint64_t now)
       case h2::frame_type::message:
         wanted = c.kind == role::subscriber;
         break;
+      case h2::frame_type::sent:
+        wanted = c.kind == role::publisher;
+        break;
+      case h2::frame_type::room_joined:
+        wanted = c.ph == phase::joining;
+        break;
       case h2::frame_type::name_ok:
       case h2::frame_type::name_refused:
       case h2::frame_type::error:
@@ -557,7 +628,7 @@ std::size_t parse_hcp2(conn& c, char const* p, std::size_t n, std::uint64_t now)
         wanted = true;
         break;
       default:
-        break;  // WELCOME, USERS, JOINED, LEFT, SENT, PONG: skipped unread
+        break;  // WELCOME, USERS, JOINED, LEFT, ROOM_JOINED once joined, PONG: skipped unread
     }
     if (wanted && total > c.in.size()) {
       if (type == std::uint8_t(h2::frame_type::message)) ++c.corrupt;  // cannot be one of ours
@@ -843,6 +914,10 @@ bool consume_input(conn& c, std::size_t n) {
     c.fail("a message larger than the read buffer");
     return false;
   }
+  if (c.kind == role::publisher && c.acks + c.nacks != c.answered) {
+    c.run.answered.fetch_add(c.acks + c.nacks - c.answered);
+    c.answered = c.acks + c.nacks;
+  }
   if (c.kind == role::subscriber) {
     ++c.wk.subscriber_reads;
     if (c.received != received_before) c.wk.last_delivery_ns = now;
@@ -912,6 +987,11 @@ awaitable<bool> establish(conn& c) {
         co_await c.sock.async_read_some(asio::buffer(c.in.data() + c.in_len, c.in.size() - c.in_len), use_tuple);
     if (rec) co_return fail("registration: " + describe(rec));
     if (!consume_input(c, n)) co_return fail("registration failed");
+    if (c.join_owed) {
+      c.join_owed = false;
+      auto [jec, jn] = co_await asio::async_write(c.sock, asio::buffer(c.run.join_frame), use_tuple);
+      if (jec) co_return fail("JOIN: " + describe(jec));
+    }
   }
   co_return true;
 }
@@ -1005,7 +1085,9 @@ void encode_message(conn& c, char* out, std::uint64_t seq, std::uint64_t stamp) 
   switch (run.opt.proto) {
     case protocol::hcp2:
       run.codec.write(c.scratch.data(), c.id, seq, stamp);
-      hcp::hcp2::write_send(dst, std::uint32_t(seq), hcp::hcp2::target_kind::all, "", c.scratch);
+      // The client_ref is the sequence number, so a SENT names the message it answers.
+      hcp::hcp2::write_send(dst, std::uint32_t(seq), run.send_kind, run.opt.room, c.scratch);
+      if (!c.send_stamps.empty()) c.send_stamps[seq] = stamp;
       break;
     case protocol::hcp1:
       run.codec.write(c.scratch.data(), c.id, seq, stamp);
@@ -1071,6 +1153,7 @@ awaitable<void> publish_loop(conn& c) {
   c.out_cap = max_batch * run.wire_size + pong.size();
   c.out = std::make_unique<char[]>(c.out_cap);
   c.scratch.assign(run.codec.size(), ' ');
+  if (run.tracks_acks() && planned <= max_timed_acks) c.send_stamps.assign(planned, 0);
 
   std::uint64_t const publishers = run.opt.publishers;
   auto scheduled = [&](std::uint64_t seq) {
@@ -1191,9 +1274,12 @@ struct results {
   std::uint64_t subscriber_reads = 0;
   double publish_s = 0, delivery_s = 0;
   bench::histogram latency;
+  bench::histogram ack_latency;
+  std::uint64_t acks = 0;  // SENT frames received by publishers
   error_counts errors;
   bool flow_stalled = false;
   std::optional<bench::proc_sample> server_baseline, server_before, server_after;
+  std::vector<bench::thread_sample> server_threads_before, server_threads;  // the latter: CPU over the run
   bench::self_cpu gen_before, gen_after, gen_total;
   bool server_gone = false;
 };
@@ -1202,6 +1288,7 @@ void collect(run_state& run, results& res, std::uint64_t first_ns, std::uint64_t
   std::uint64_t last_delivery = 0;
   for (auto& w : run.workers) {
     res.latency.merge(w->latency);
+    res.ack_latency.merge(w->ack_latency);
     res.errors.merge(w->errors);
     last_delivery = std::max(last_delivery, w->last_delivery_ns);
     res.subscriber_reads += w->subscriber_reads;
@@ -1210,7 +1297,12 @@ void collect(run_state& run, results& res, std::uint64_t first_ns, std::uint64_t
   for (conn* p : run.publishers) {
     sent[p->id] = p->sent;
     res.published += p->sent;
+    res.acks += p->acks;
+    if (run.tracks_acks() && p->sent > p->acks + p->nacks) res.errors.acks_missing += p->sent - p->acks - p->nacks;
   }
+  if (res.errors.acks_missing)
+    res.errors.note(fmt("%llu SEND(s) answered by neither SENT nor ERROR within --drain-timeout",
+                        (unsigned long long)res.errors.acks_missing));
   std::uint64_t subscribers_registered = 0;
   for (std::uint64_t i = 0; i < run.opt.subscribers && i < run.conns.size(); ++i) {
     conn const* c = run.conns[i].get();
@@ -1238,7 +1330,8 @@ void collect(run_state& run, results& res, std::uint64_t first_ns, std::uint64_t
 bool has_errors(results const& r) {
   auto const& e = r.errors;
   return e.connect_failed || e.register_failed || e.disconnected || e.protocol || e.stray_bytes || e.server_errors ||
-         e.write_failed || e.dropped_notices || e.internal || r.flow_stalled || r.timed_out || r.server_gone;
+         e.write_failed || e.dropped_notices || e.acks_missing || e.acks_unexpected || e.internal || r.flow_stalled ||
+         r.timed_out || r.server_gone;
 }
 
 void finish_status(results& r) {
@@ -1278,6 +1371,7 @@ void print_json(options const& o, results const& r) {
       .field("timeout_s", o.timeout)
       .field("hold_s", o.hold)
       .field("channel", o.channel)
+      .field("room", o.room)
       .field("server_pid", o.server_pid)
       .end_object();
   j.begin_object("setup")
@@ -1308,6 +1402,22 @@ void print_json(options const& o, results const& r) {
       .field("p999", us(r.latency.percentile(99.9)))
       .field("max", us(r.latency.max()))
       .end_object();
+  // HCP/2 only: each SEND's SENT, timed from the message's stamp (as latency_us).
+  j.begin_object("acks");
+  if (o.proto == protocol::hcp2 && !o.idle) {
+    j.field("received", r.acks)
+        .field("missing", r.errors.acks_missing)
+        .field("unexpected", r.errors.acks_unexpected)
+        .begin_object("latency_us")
+        .field("count", r.ack_latency.count())
+        .field("p50", us(r.ack_latency.percentile(50)))
+        .field("p90", us(r.ack_latency.percentile(90)))
+        .field("p99", us(r.ack_latency.percentile(99)))
+        .field("p999", us(r.ack_latency.percentile(99.9)))
+        .field("max", us(r.ack_latency.max()))
+        .end_object();
+  }
+  j.end_object();
   j.begin_object("server");
   if (o.server_pid && r.server_after) {
     j.field("pid", o.server_pid);
@@ -1321,6 +1431,11 @@ void print_json(options const& o, results const& r) {
       double const grown = (double(r.server_after->rss_kib) - double(r.server_baseline->rss_kib)) * 1024;
       j.field("rss_per_connection_bytes", r.registered ? grown / double(r.registered) : 0.0);
     }
+    // CPU per server thread over the publish and drain phases, busiest first.
+    j.begin_array("threads");
+    for (auto const& t : r.server_threads)
+      j.begin_object().field("tid", t.tid).field("name", t.comm).field("cpu_s", t.cpu_s).end_object();
+    j.end_array();
   }
   j.end_object();
   double const gen_phase = (r.gen_after.user_s + r.gen_after.sys_s) - (r.gen_before.user_s + r.gen_before.sys_s);
@@ -1341,6 +1456,8 @@ void print_json(options const& o, results const& r) {
       .field("server_errors", r.errors.server_errors)
       .field("write_failed", r.errors.write_failed)
       .field("dropped_notices", r.errors.dropped_notices)
+      .field("acks_missing", r.errors.acks_missing)
+      .field("acks_unexpected", r.errors.acks_unexpected)
       .field("internal", r.errors.internal)
       .field("flow_control_stalled", r.flow_stalled)
       .field("timed_out", r.timed_out)
@@ -1365,11 +1482,11 @@ void print_table(options const& o, results const& r) {
   if (o.idle)
     line("connections", fmt("%llu subscribers, held %.1f s", (unsigned long long)o.subscribers, o.hold));
   else
-    line("load",
-         fmt("%llu subscribers, %llu publisher(s), %llu messages x %zu B, %s", (unsigned long long)o.subscribers,
-             (unsigned long long)o.publishers, (unsigned long long)o.messages, o.size,
-             o.rate > 0 ? fmt("%.6g msg/s open loop", o.rate).c_str()
-                        : fmt("max rate, window %llu", (unsigned long long)o.window).c_str()));
+    line("load", fmt("%llu subscribers, %llu publisher(s), %llu messages x %zu B%s, %s",
+                     (unsigned long long)o.subscribers, (unsigned long long)o.publishers,
+                     (unsigned long long)o.messages, o.size, o.room.empty() ? "" : (" to room " + o.room).c_str(),
+                     o.rate > 0 ? fmt("%.6g msg/s open loop", o.rate).c_str()
+                                : fmt("max rate, window %llu", (unsigned long long)o.window).c_str()));
   line("setup",
        fmt("%.3f s, %llu/%llu registered (%llu connecting at once)", r.setup_s, (unsigned long long)r.registered,
            (unsigned long long)(o.subscribers + o.publishers), (unsigned long long)o.connect_concurrency));
@@ -1388,6 +1505,11 @@ void print_table(options const& o, results const& r) {
              ms(r.latency.percentile(90)), ms(r.latency.percentile(99)), ms(r.latency.percentile(99.9)),
              ms(r.latency.max()), o.rate > 0 ? "from scheduled send" : "from actual send",
              (unsigned long long)r.latency.count()));
+    if (o.proto == protocol::hcp2)
+      line("SENT ms",
+           fmt("p50 %.3f  p90 %.3f  p99 %.3f  max %.3f  (%llu SENT, %llu timed)", ms(r.ack_latency.percentile(50)),
+               ms(r.ack_latency.percentile(90)), ms(r.ack_latency.percentile(99)), ms(r.ack_latency.max()),
+               (unsigned long long)r.acks, (unsigned long long)r.ack_latency.count()));
   }
   if (o.server_pid && r.server_after) {
     std::string s = fmt("pid %d: RSS %.1f MiB, peak %.1f MiB", o.server_pid, double(r.server_after->rss_kib) / 1024,
@@ -1400,6 +1522,13 @@ void print_table(options const& o, results const& r) {
       s += fmt("; baseline %.1f MiB, %.0f B per connection", double(r.server_baseline->rss_kib) / 1024,
                (double(r.server_after->rss_kib) - double(r.server_baseline->rss_kib)) * 1024 / double(r.registered));
     line("server", s);
+    if (r.server_threads.size() > 1) {
+      std::string t;
+      for (std::size_t i = 0; i < r.server_threads.size() && i < 6; ++i)
+        t += fmt("%s%d %s %.2f s", i ? ", " : "", r.server_threads[i].tid, r.server_threads[i].comm.c_str(),
+                 r.server_threads[i].cpu_s);
+      line("server CPU", "per thread: " + t);
+    }
   }
   double const gen_phase = (r.gen_after.user_s + r.gen_after.sys_s) - (r.gen_before.user_s + r.gen_before.sys_s);
   if (o.idle || !r.setup_complete)
@@ -1422,6 +1551,8 @@ void print_table(options const& o, results const& r) {
   add("server errors", e.server_errors);
   add("publish writes failed", e.write_failed);
   add("dropped by server", e.dropped_notices);
+  add("SENDs without SENT", e.acks_missing);
+  add("unexpected SENT", e.acks_unexpected);
   add("internal errors", e.internal);
   if (r.flow_stalled) errs += errs.empty() ? "flow control stalled" : ", flow control stalled";
   if (r.timed_out) errs += errs.empty() ? "timed out" : ", timed out";
@@ -1450,7 +1581,11 @@ int run_benchmark(options const& opt) {
   std::string const payload_example(opt.size, 'x');
   switch (opt.proto) {
     case protocol::hcp2:
-      run.wire_size = hcp::hcp2::send_size("", payload_example);
+      run.wire_size = hcp::hcp2::send_size(opt.room, payload_example);
+      if (!opt.room.empty()) {
+        run.join_frame = hcp::hcp2::encode_join(opt.room);
+        run.send_kind = hcp::hcp2::target_kind::room;
+      }
       break;
     case protocol::hcp1:
       run.wire_size = hcp::hcp1::message_size(payload_example);
@@ -1524,6 +1659,7 @@ int run_benchmark(options const& opt) {
     // ---- publish ----------------------------------------------------------------
     for (std::uint64_t i = opt.subscribers; i < run.total_conns(); ++i) run.publishers.push_back(run.conns[i].get());
     res.server_before = sample_server();
+    if (opt.server_pid) res.server_threads_before = bench::sample_threads(opt.server_pid);
     res.gen_before = bench::self_cpu::now();
     run.schedule_start_ns = mono_ns() + 1'000'000;  // first message 1 ms from now
     for (conn* p : run.publishers) asio::post(p->wk.ioc, [p] { spawn(p->wk, publish_loop(*p)); });
@@ -1546,10 +1682,14 @@ int run_benchmark(options const& opt) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     publish_end_ns = mono_ns();
-    // ---- drain: wait (bounded) for the last deliveries ----------------------------
+    // ---- drain: wait (bounded) for the last deliveries, and HCP/2's SENTs -----------
+    // The SENTs too, so the server's CPU below includes work done after the
+    // last delivery (e.g. a database commit that SENT waits for).
     std::uint64_t const drain_end = std::min(deadline, publish_end_ns + std::uint64_t(opt.drain_timeout * 1e9));
     while (!res.timed_out) {
-      if (run.accounted.load() >= run.published.load() * run.alive_subscribers.load()) break;
+      if (run.accounted.load() >= run.published.load() * run.alive_subscribers.load() &&
+          (!run.tracks_acks() || run.answered.load() >= run.published.load()))
+        break;
       if (mono_ns() > drain_end) {
         res.timed_out = mono_ns() > deadline;
         break;
@@ -1558,6 +1698,8 @@ int run_benchmark(options const& opt) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     res.server_after = sample_server();
+    if (opt.server_pid)
+      res.server_threads = bench::thread_delta(res.server_threads_before, bench::sample_threads(opt.server_pid));
     res.gen_after = bench::self_cpu::now();
   } else if (opt.server_pid) {
     res.server_after = sample_server();
