@@ -26,7 +26,7 @@ class broadcast_hub {
   // io_context of an io_context_pool, or one strand per worker thread.
   explicit broadcast_hub(std::vector<asio::any_io_executor> partitions) {
     if (partitions.empty()) throw std::invalid_argument("broadcast_hub needs at least one partition");
-    for (auto& ex : partitions) partitions_.push_back(std::make_unique<partition>(std::move(ex)));
+    for (auto& ex : partitions) partitions_.push_back(std::make_shared<partition>(std::move(ex)));
   }
 
   broadcast_hub(const broadcast_hub&) = delete;
@@ -76,7 +76,9 @@ class broadcast_hub {
   void publish(shared_buffer frame, const outbox* except = nullptr) {
     if (subscriber_count() == 0) return;
     for (auto& part : partitions_) {
-      asio::post(part->ex, [p = part.get(), frame, except] {
+      // The handler shares the partition: a hub may be destroyed (a room
+      // emptied) while its deliveries are still queued.
+      asio::post(part->ex, [p = part, frame, except] {
         for (slot* s : p->members)
           if (s->box != except) s->box->push(frame);
       });
@@ -108,7 +110,7 @@ class broadcast_hub {
     subscribers_.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  std::vector<std::unique_ptr<partition>> partitions_;
+  std::vector<std::shared_ptr<partition>> partitions_;
   std::atomic<std::size_t> subscribers_{0};
 };
 

@@ -20,6 +20,7 @@
 #include <asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -27,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -59,7 +61,7 @@ class chat_server {
   chat_server(howdy::io_context_pool& pool, server_config config, std::shared_ptr<spdlog::logger> log)
       : config_(std::move(config)),
         log_(std::move(log)),
-        store_(config_.store),
+        store_(std::in_place, config_.store),
         names_(howdy::name_rules{}, {std::string(reserved_names[0]), std::string(reserved_names[1])}),
         rooms_(pool.executors()),
         hcp2_hub_(pool.executors()),
@@ -70,16 +72,16 @@ class chat_server {
         address_attempts_(config_.attempts_per_address) {
     // What survives a restart: accounts (their names stay protected) and the
     // rooms their owners are members of; ids continue above every stored one.
-    for (auto& account : store_.account_names()) {
+    for (auto& account : store_->account_names()) {
       names_.protect(account);
-      for (auto& room : store_.async_rooms_of(account, asio::use_future).get()) {
+      for (auto& room : store_->async_rooms_of(account, asio::use_future).get()) {
         bool added = false;
         std::error_code ec;
         rooms_.join(room, account, added, ec);
       }
       accounts_.insert(std::move(account));
     }
-    last_id_ = last_stored_id_ = store_.max_id();
+    last_id_ = last_stored_id_ = store_->max_id();
     names_.watch([this](const howdy::presence_event& e, const std::shared_ptr<peer>& who) { on_presence(e, who); });
   }
 
@@ -88,6 +90,16 @@ class chat_server {
 
   // Set when the server is stopping, so sessions can say so before closing.
   void set_stopping() { stopping_ = true; }
+
+  // After the network threads have stopped, before the pool is destroyed:
+  // stops the hashing threads and the store (committing what is queued), so no
+  // completion is posted to a destroyed io_context, and silences presence, so
+  // sessions destroyed with their io_context publish nothing.
+  void close() {
+    closed_ = true;
+    hashing_.reset();
+    store_.reset();
+  }
 
   // The session handler for howdy::tcp_server: tells the protocol by the first
   // byte and runs its session.
@@ -191,6 +203,22 @@ class chat_server {
       unconfirmed.pop_front();
       return r;
     }
+    // Stored whispers committed-but-not-yet-queued to this peer: a RECEIVED
+    // for a later id must not move the history cursor past them.
+    std::set<std::uint64_t> arriving;
+    void expect_arrival(std::uint64_t id) {
+      std::lock_guard lock(mutex);
+      arriving.insert(id);
+    }
+    void arrived(std::uint64_t id) {
+      std::lock_guard lock(mutex);
+      arriving.erase(id);
+    }
+    std::uint64_t cursor_limit() {
+      std::lock_guard lock(mutex);
+      return arriving.empty() ? UINT64_MAX : *arriving.begin() - 1;
+    }
+
     std::deque<receipt> take_unconfirmed() {
       std::lock_guard lock(mutex);
       return std::exchange(unconfirmed, {});
@@ -249,6 +277,7 @@ class chat_server {
   // HCP/1 clients the whole list, as HCP/1 defines. Runs under the registry's
   // lock, so publishing here keeps that order on every partition.
   void on_presence(const howdy::presence_event& e, const std::shared_ptr<peer>& who) {
+    if (closed_) return;
     const bool joined = e.change == howdy::presence::joined;
     if (joined) {
       hcp1_list_.push_back(e.name);
@@ -337,11 +366,13 @@ class chat_server {
       recipient->box->post(std::move(f));
     };
     if (account && config_.store.history) {
-      store_.async_append(
+      if (recipient) recipient->expect_arrival(out.id);
+      store_->async_append(
           stored_message{out.id, ts, hcp2::target_kind::user, sender, std::string(target), std::string(text)},
-          asio::bind_executor(reply_ex, [deliver = std::move(deliver), on_stored = std::move(on_stored), id = out.id,
+          asio::bind_executor(reply_ex, [deliver = std::move(deliver), on_stored = std::move(on_stored), id = out.id, recipient,
                                          awaits = out.awaits_receipt](std::error_code ec) mutable {
             if (!ec) deliver();
+            if (recipient) recipient->arrived(id);
             on_stored(ec, id, awaits);
           }));
       last_stored_id_ = out.id;
@@ -438,6 +469,7 @@ class chat_server {
     bool wants_presence = true;
     std::uint64_t acked = 0;        // highest RECEIVED id (accounts: the history cursor)
     std::uint64_t replay_upto = 0;  // history beyond this id arrives live
+    std::uint64_t page_limit = UINT64_MAX;  // while history pages remain: the last id replayed
 
     bool registered() const { return self && self->registered; }
     void push(howdy::shared_buffer f) const { box->push(std::move(f)); }
@@ -513,7 +545,8 @@ class chat_server {
         continue;
       }
       if (const auto* h = std::get_if<hcp2::history_request>(&parsed)) {
-        co_await send_history(s, h->after_id, {});
+        std::vector<howdy::shared_buffer> none;  // a named argument: GCC 12 mishandles braced temporaries in co_await
+        co_await send_history(s, h->after_id, std::move(none));
         continue;
       }
 
@@ -630,10 +663,10 @@ class chat_server {
         registering_.insert(name);
         names_.protect(name);
       }
-      auto [hash_error, hash] = co_await asio::co_spawn(hashing_, hash_job(std::move(password), config_.pwhash),
+      auto [hash_error, hash] = co_await asio::co_spawn(*hashing_, hash_job(std::move(password), config_.pwhash),
                                                         asio::experimental::as_tuple(asio::use_awaitable));
       std::error_code ec;
-      if (!hash_error) std::tie(ec) = co_await store_.async_create_account(name, hash, asio::experimental::as_tuple(asio::use_awaitable));
+      if (!hash_error) std::tie(ec) = co_await store_->async_create_account(name, hash, asio::experimental::as_tuple(asio::use_awaitable));
       {
         std::lock_guard lock(accounts_mutex_);
         registering_.erase(name);
@@ -647,13 +680,13 @@ class chat_server {
       }
       log_->info("{}: account created: {}", who, name);
     } else {
-      auto [ec, hash] = co_await store_.async_password_hash(name, asio::experimental::as_tuple(asio::use_awaitable));
+      auto [ec, hash] = co_await store_->async_password_hash(name, asio::experimental::as_tuple(asio::use_awaitable));
       if (ec == hcp2::errc::unknown_account) co_return s.refuse(hcp2::errc::unknown_account, name);
       if (ec) {
         log_->warn("{}: could not read the account {}: {}", who, name, ec.message());
         co_return s.refuse(hcp2::errc::storage_failed, name, "could not read the account");
       }
-      auto [verify_error, ok] = co_await asio::co_spawn(hashing_, verify_job(std::move(hash), std::move(password)),
+      auto [verify_error, ok] = co_await asio::co_spawn(*hashing_, verify_job(std::move(hash), std::move(password)),
                                                         asio::experimental::as_tuple(asio::use_awaitable));
       if (verify_error || !ok) {
         log_->info("{}: wrong password for {}", who, name);
@@ -708,7 +741,7 @@ class chat_server {
     if (s.registered()) {
       std::error_code ec;
       std::tie(ec, stored, more) =
-          co_await store_.async_history(s.name.name(), after, history_page, config_.outbox_bytes / 2,
+          co_await store_->async_history(s.name.name(), after, history_page, config_.outbox_bytes / 2,
                                         asio::experimental::as_tuple(asio::use_awaitable));
       if (ec) log_->warn("{}: could not read the history: {}", s.name.name(), ec.message());
     }
@@ -722,9 +755,10 @@ class chat_server {
       last = m.id;
       // A replayed whisper is confirmed like a live one.
       if (m.kind == hcp2::target_kind::user)
-        if (auto sender = names_.find(m.sender); sender && (*sender)->format != wire::hcp1)
+        if (auto sender = names_.find(m.sender); sender && (*sender)->format == wire::hcp2)  // a text sender had its SENT
           s.self->expect({m.id, m.sender, m.target, (*sender)->box, (*sender)->format}, config_.max_pending_receipts);
     }
+    s.page_limit = more ? last : UINT64_MAX;
     first.push_back(frame(hcp2::history_end_size(), [&](auto out) { hcp2::write_history_end(out, last, more); }));
     if (!stored.empty()) log_->info("{}: replaying {} stored message(s)", s.name.name(), first.size() - 1);
     if (s.box->held())
@@ -778,7 +812,7 @@ class chat_server {
       id = next_id();
       const auto ts = now_us();
       if (config_.store.history) {
-        store_.async_append(
+        store_->async_append(
             stored_message{id, ts, hcp2::target_kind::room, me, room->name(), std::string(v.text)},
             asio::bind_executor(s.box->get_executor(), [box = s.box, ref, id](std::error_code ec) {
               box->push(ec ? error_frame(hcp2::errc::storage_failed, ref)
@@ -796,9 +830,13 @@ class chat_server {
   void on_received(hcp2_state& s, std::uint64_t id) {
     if (!s.self) return;
     if (auto r = s.self->confirm(id)) report(*r, true);
-    if (s.registered() && id > s.acked && id <= last_id_.load(std::memory_order_relaxed)) {
-      s.acked = id;
-      store_.set_cursor(s.name.name(), id);
+    if (!s.registered() || id > last_id_.load(std::memory_order_relaxed)) return;
+    // The cursor means "everything up to here was received": it stops short of
+    // whispers still on their way and of history pages not yet fetched.
+    const auto cursor = std::min({id, s.self->cursor_limit(), s.page_limit});
+    if (cursor > s.acked) {
+      s.acked = cursor;
+      store_->set_cursor(s.name.name(), cursor);
     }
   }
 
@@ -824,7 +862,7 @@ class chat_server {
     std::lock_guard lock(history_mutex_);
     s.rooms.try_emplace(room->name(), room, room->hub().subscribe(*s.box));
     // Messages after this point are the account's to receive, online or not.
-    if (s.registered()) store_.join_room(room->name(), me, last_stored_id_);
+    if (s.registered()) store_->join_room(room->name(), me, last_stored_id_);
     // The joiner's copy goes straight to its outbox, like LEAVE's: a BYE right
     // after JOIN must not outrun the hub.
     s.push(room_event(true, room->name(), me));
@@ -840,7 +878,7 @@ class chat_server {
     s.rooms.erase(it);  // unsubscribes
     std::error_code ignored;
     rooms_.leave(room->name(), me, ignored);
-    if (s.registered()) store_.leave_room(room->name(), me);
+    if (s.registered()) store_->leave_room(room->name(), me);
     s.push(room_event(false, room->name(), me));
     room->hub().publish(room_event(false, room->name(), me));
     log_->info("{} left room {}", me, room->name());
@@ -1123,8 +1161,7 @@ class chat_server {
 
   server_config config_;
   std::shared_ptr<spdlog::logger> log_;
-  chat_store store_;
-  asio::thread_pool hashing_{2};  // argon2id: slow on purpose, never on a network thread
+  std::optional<chat_store> store_;  // reset by close()
   registry names_;
   howdy::room_directory rooms_;
   howdy::broadcast_hub hcp2_hub_;           // messages to everyone
@@ -1143,6 +1180,10 @@ class chat_server {
   std::uint64_t last_stored_id_ = 0;             // guarded by history_mutex_
   std::atomic<std::uint64_t> last_id_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> closed_{false};
+  // argon2id: slow on purpose, never on a network thread. Last, so that it goes
+  // first: jobs it abandons hold session frames, whose leases need the registry.
+  std::optional<asio::thread_pool> hashing_{std::in_place, 2};
 };
 
 }  // namespace hcp

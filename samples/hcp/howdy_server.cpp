@@ -97,8 +97,10 @@ int main(int argc, char** argv) {
                 fds.rlim_cur, server_options.max_connections);
   }
 
-  howdy::io_context_pool pool(threads);
+  // Declared before the pool, so that it outlives the sessions the pool's
+  // io_contexts may still hold when they are destroyed.
   std::unique_ptr<hcp::chat_server> chat_ptr;
+  howdy::io_context_pool pool(threads);
   try {
     chat_ptr = std::make_unique<hcp::chat_server>(pool, config, log);
   } catch (const std::exception& e) {
@@ -133,5 +135,6 @@ int main(int argc, char** argv) {
   server.start();
 
   pool.run();
+  chat.close();
   return 0;
 }

@@ -7,7 +7,7 @@ members while offline. Rooms are HCP/2-only."""
 import unittest
 
 from harness import (E_INVALID_ROOM, E_NOT_IN_ROOM, E_ROOM_LIMIT, ERROR, KIND_ROOM, LEFT, MESSAGE, PONG, ROOM_JOINED, ROOM_LEFT,
-                     SENT, ST_ONLINE, ST_REGISTERED, ChatTestCase)
+                     SENT, ST_ONLINE, ST_REGISTERED, ChatTestCase, h2_join, h2_leave, h2_send)
 
 PW = 'pw-rooms'
 
@@ -133,6 +133,22 @@ class Rooms(ChatTestCase):
         a.leave('solo')
         a.expect(ROOM_LEFT)
         self.assertEqual(a.rooms(), [])
+
+    def test_room_emptied_while_its_messages_are_queued(self):
+        # JOIN, SEND and LEAVE in one segment empty the room (and free its hub)
+        # before the SEND's delivery runs; then the same with a disconnect.
+        watcher = self.h2('watcher')
+        for close in (False, True):
+            a = self.h2('amy-%d' % close)
+            a.send_raw(h2_join('brief') + h2_send('gone soon', 'brief', KIND_ROOM, 1) +
+                       (b'' if close else h2_leave('brief')))
+            if close:
+                a.close()
+            else:
+                self.assertEqual(a.expect(ROOM_LEFT).room, 'brief')
+                a.close()
+            self.assertEqual(watcher.expect(LEFT).name, 'amy-%d' % close)
+        self.assertEqual(dict(watcher.rooms()), {}, 'the room went with its member; the server is still serving')
 
     def test_guest_leaves_rooms_on_disconnect(self):
         a, b = self.h2('amy'), self.h2('bob')
