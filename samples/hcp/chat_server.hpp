@@ -17,6 +17,7 @@
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
@@ -151,6 +152,7 @@ class chat_server {
 
  private:
   enum class wire { hcp1, hcp2, text };
+  static constexpr std::size_t max_storing_per_session = 256;  // a session's messages waiting for the store
 
   // Where a delivery receipt goes: the sender's outbox (HCP/2: DELIVERED /
   // NOT_DELIVERED; text: SENT / ERROR 102 on its TOSEND connection).
@@ -470,6 +472,18 @@ class chat_server {
     std::uint64_t acked = 0;        // highest RECEIVED id (accounts: the history cursor)
     std::uint64_t replay_upto = 0;  // history beyond this id arrives live
     std::uint64_t page_limit = UINT64_MAX;  // while history pages remain: the last id replayed
+    // Messages of this session waiting for the store. Bounded: at the bound the
+    // session stops reading until commits catch up, so one client cannot fill
+    // the store's queue. Completions run on this session's executor.
+    struct store_budget {
+      explicit store_budget(asio::any_io_executor ex) : wake(std::move(ex)) {}
+      std::size_t pending = 0;
+      asio::steady_timer wake;
+      void done() {
+        if (--pending < max_storing_per_session) wake.cancel();
+      }
+    };
+    std::shared_ptr<store_budget> storing;
 
     bool registered() const { return self && self->registered; }
     void push(howdy::shared_buffer f) const { box->push(std::move(f)); }
@@ -487,6 +501,7 @@ class chat_server {
     hcp2_state s;
     s.box = box;
     s.address = std::move(address);
+    s.storing = std::make_shared<hcp2_state::store_budget>(box->get_executor());
     bool greeted = false;
     bool close_now = false;
     auto deadline = session_deadline(socket, who, [&] {
@@ -494,6 +509,10 @@ class chat_server {
     });
 
     for (;;) {
+      while (s.storing->pending >= max_storing_per_session) {  // backpressure: TCP holds the rest
+        s.storing->wake.expires_at(asio::steady_timer::time_point::max());
+        co_await s.storing->wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      }
       auto [ec, f] = co_await reader.next();
       if (ec) {
         if (ec == howdy::error::frame_too_large) s.push(error_frame(hcp2::errc::frame_too_large));
@@ -644,8 +663,9 @@ class chat_server {
     if (config_.auth == auth_mode::off) co_return s.refuse(hcp2::errc::auth_disabled, name);
     if (password.empty() || password.size() > 1024) co_return s.refuse(hcp2::errc::invalid_password, name);
     // Both limits are charged on every attempt, so neither a name nor an
-    // address can be used to guess passwords quickly.
-    const bool name_ok = name_attempts_.try_acquire(name);
+    // address can be used to guess passwords quickly. The name's bucket is per
+    // address too, so that nobody can lock an account's owner out.
+    const bool name_ok = name_attempts_.try_acquire(name + '\0' + s.address);
     const bool address_ok = address_attempts_.try_acquire(s.address);
     if (!name_ok || !address_ok) {
       log_->warn("{}: too many sign-in attempts ({})", who, name_ok ? "from this address" : "for this name");
@@ -659,9 +679,12 @@ class chat_server {
         std::lock_guard lock(accounts_mutex_);
         if (accounts_.contains(name) || registering_.contains(name))
           co_return s.refuse(hcp2::errc::name_registered, name);
-        if (names_.find(name)) co_return s.refuse(hcp2::errc::name_taken, name);
-        registering_.insert(name);
         names_.protect(name);
+        if (names_.find(name)) {  // a guest has it (checked after protecting: none can take it now)
+          names_.unprotect(name);
+          co_return s.refuse(hcp2::errc::name_taken, name);
+        }
+        registering_.insert(name);
       }
       auto [hash_error, hash] = co_await asio::co_spawn(*hashing_, hash_job(std::move(password), config_.pwhash),
                                                         asio::experimental::as_tuple(asio::use_awaitable));
@@ -791,11 +814,13 @@ class chat_server {
     if (v.kind == hcp2::target_kind::room) return send_to_room(s, v), true;
 
     auto out = whisper(me, v.target, v.text, s.box, wire::hcp2, s.box->get_executor(),
-                       [box = s.box, ref, sent](std::error_code ec, std::uint64_t id, bool) {
+                       [box = s.box, ref, sent, storing = s.storing](std::error_code ec, std::uint64_t id, bool) {
+                         storing->done();
                          box->push(ec ? error_frame(hcp2::errc::storage_failed, ref) : sent(id));
                        });
     if (!out.known) s.push(error_frame(hcp2::errc::unknown_recipient, ref));
     else if (!out.stored) s.push(sent(out.id));
+    else ++s.storing->pending;
     return true;
   }
 
@@ -814,11 +839,14 @@ class chat_server {
       if (config_.store.history) {
         store_->async_append(
             stored_message{id, ts, hcp2::target_kind::room, me, room->name(), std::string(v.text)},
-            asio::bind_executor(s.box->get_executor(), [box = s.box, ref, id](std::error_code ec) {
-              box->push(ec ? error_frame(hcp2::errc::storage_failed, ref)
+            asio::bind_executor(s.box->get_executor(), [box = s.box, ref, id, storing = s.storing](std::error_code ec) {
+              storing->done();
+              box->push(ec ? error_frame(hcp2::errc::storage_failed, ref,
+                                         "delivered to the online members, but could not be stored")
                            : frame(hcp2::sent_size(), [&](auto out) { hcp2::write_sent(out, ref, id); }));
             }));
         last_stored_id_ = id;
+        ++s.storing->pending;
       }
       room->hub().publish(encode_for(wire::hcp2, id, ts, hcp2::target_kind::room, me, room->name(), v.text),
                           s.box.get());
@@ -888,9 +916,21 @@ class chat_server {
     return (names_.find(name) ? hcp2::status_online : 0) | (is_account(name) ? hcp2::status_registered : 0);
   }
 
+  // How many of `entries` fit one frame after `fixed` bytes, each taking
+  // `per_entry` bytes plus its name: long lists are cut to the max frame.
+  template <class Entries, class Name>
+  std::size_t fitting(const Entries& entries, std::size_t fixed, std::size_t per_entry, Name name) const {
+    std::size_t size = fixed, n = 0;
+    for (; n < entries.size() && n < UINT16_MAX; ++n) {
+      size += per_entry + name(entries[n]).size();
+      if (size > config_.max_frame) break;
+    }
+    return n;
+  }
+
   void send_room_list(hcp2_state& s) {
     auto listing = rooms_.list();
-    if (listing.size() > UINT16_MAX) listing.resize(UINT16_MAX);
+    listing.resize(fitting(listing, 1 + 2, 1 + 4, [](auto& r) -> std::string_view { return r.name; }));
     std::vector<hcp2::room_entry> entries;
     for (auto& r : listing) entries.push_back({r.name, static_cast<std::uint32_t>(std::min<std::size_t>(r.members, UINT32_MAX))});
     s.push(frame(hcp2::room_list_size(entries), [&](auto out) { hcp2::write_room_list(out, entries); }));
@@ -899,7 +939,7 @@ class chat_server {
   void send_room_members(hcp2_state& s, std::string_view wanted) {
     auto room = rooms_.find(wanted);
     std::vector<std::string> members = room ? room->members() : std::vector<std::string>{};
-    if (members.size() > UINT16_MAX) members.resize(UINT16_MAX);
+    members.resize(fitting(members, 1 + 1 + wanted.size() + 2, 2, [](auto& m) -> std::string_view { return m; }));
     std::vector<hcp2::roster_entry> entries;
     for (auto& m : members) entries.push_back({status_of(m), m});
     s.push(frame(hcp2::room_members_size(wanted, entries),
@@ -914,7 +954,7 @@ class chat_server {
       for (auto& a : accounts_)
         if (!names_.find(a)) names.push_back(a);
     }
-    if (names.size() > UINT16_MAX) names.resize(UINT16_MAX);
+    names.resize(fitting(names, 1 + 2, 2, [](auto& n) -> std::string_view { return n; }));
     std::vector<hcp2::roster_entry> entries;
     for (auto& n : names) entries.push_back({status_of(n), n});
     s.push(frame(hcp2::roster_size(entries), [&](auto out) { hcp2::write_roster(out, entries); }));

@@ -150,6 +150,19 @@ class Rooms(ChatTestCase):
             self.assertEqual(watcher.expect(LEFT).name, 'amy-%d' % close)
         self.assertEqual(dict(watcher.rooms()), {}, 'the room went with its member; the server is still serving')
 
+    def test_a_pipelined_burst_waits_for_the_store_and_loses_nothing(self):
+        # More room messages in one write than a session may have waiting for
+        # the store: the server stops reading until commits catch up, then goes on.
+        a, b = self.h2('amy'), self.h2('bob')
+        a.join_ok('burst')
+        b.join_ok('burst')
+        count = 600
+        a.send_raw(b''.join(h2_send('m%d' % i, 'burst', KIND_ROOM, i + 1) for i in range(count)))
+        sent = [a.expect(SENT, timeout=30) for _ in range(count)]
+        self.assertEqual([f.ref for f in sent], list(range(1, count + 1)))
+        got = [b.expect(MESSAGE, timeout=30).text for _ in range(count)]
+        self.assertEqual(got, ['m%d' % i for i in range(count)])
+
     def test_guest_leaves_rooms_on_disconnect(self):
         a, b = self.h2('amy'), self.h2('bob')
         a.join_ok('lobby')
