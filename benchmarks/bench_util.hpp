@@ -207,6 +207,19 @@ struct proc_sample {
   std::uint64_t hwm_kib = 0;  // VmHWM (peak RSS)
 };
 
+// utime + stime in seconds, from the fields of a /proc .../stat line after the
+// command name's ")": field 3 (state) is token 0, so utime (14) is token 11.
+inline double stat_cpu_seconds(std::string const& after_name) {
+  std::istringstream fields(after_name);
+  std::string tok;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 0; i <= 12 && fields >> tok; ++i) {
+    if (i == 11) utime = std::stoull(tok);
+    if (i == 12) stime = std::stoull(tok);
+  }
+  return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
 // Reads /proc/PID/stat and /proc/PID/status; nullopt when the process is gone.
 inline std::optional<proc_sample> sample_process(int pid) {
   proc_sample s;
@@ -217,15 +230,7 @@ inline std::optional<proc_sample> sample_process(int pid) {
     if (!std::getline(in, line)) return std::nullopt;
     auto const close = line.rfind(')');  // the command name may hold spaces
     if (close == std::string::npos) return std::nullopt;
-    std::istringstream fields(line.substr(close + 1));
-    std::string tok;
-    unsigned long long utime = 0, stime = 0;
-    // After ")": field 3 (state) is token 0, so utime (14) is token 11.
-    for (int i = 0; i <= 12 && fields >> tok; ++i) {
-      if (i == 11) utime = std::stoull(tok);
-      if (i == 12) stime = std::stoull(tok);
-    }
-    s.cpu_s = double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+    s.cpu_s = stat_cpu_seconds(line.substr(close + 1));
   }
   {
     std::ifstream in(base + "/status");
@@ -266,14 +271,7 @@ inline std::vector<thread_sample> sample_threads(int pid) {
       thread_sample t;
       t.tid = std::atoi(e->d_name);
       t.comm = line.substr(open + 1, close - open - 1);
-      std::istringstream fields(line.substr(close + 1));
-      std::string tok;
-      unsigned long long utime = 0, stime = 0;
-      for (int i = 0; i <= 12 && fields >> tok; ++i) {
-        if (i == 11) utime = std::stoull(tok);
-        if (i == 12) stime = std::stoull(tok);
-      }
-      t.cpu_s = double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+      t.cpu_s = stat_cpu_seconds(line.substr(close + 1));
       out.push_back(std::move(t));
     }
     closedir(dir);
