@@ -32,7 +32,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cxxopts.hpp>
-#include <hcp/protocol.hpp>
+#include <hcp/wire/common.hpp>
+#include <hcp/wire/hcp1.hpp>
+#include <hcp/wire/hcp2.hpp>
+#include <howdy/utf8.hpp>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -233,7 +236,7 @@ options parse_options(int argc, char** argv) {
   if (o.read_buffer < 16 * 1024 || o.read_buffer > (64u << 20)) usage_error("--read-buffer must be 16384..67108864");
   if (o.channel.empty() || o.channel.find_first_of(" \t\r\n") != std::string::npos)
     usage_error("--channel must be non-empty without spaces");
-  if (o.name_prefix.size() > 40 || !hcp::is_valid_utf8(o.name_prefix) ||
+  if (o.name_prefix.size() > 40 || !howdy::is_valid_utf8(o.name_prefix) ||
       o.name_prefix.find_first_of(std::string_view("\0\x01\x02\x03\x04\x05", 6)) != std::string::npos)
     usage_error("--name-prefix must be at most 40 bytes of UTF-8 without control bytes 0x00..0x05");
   if (o.server_pid < 0) usage_error("--server-pid must be a process id");
@@ -241,7 +244,7 @@ options parse_options(int argc, char** argv) {
     if (o.proto != protocol::hcp2) usage_error("--room needs --protocol hcp2 (rooms are HCP/2 only)");
     bool control = false;
     for (char ch : o.room) control |= static_cast<unsigned char>(ch) < 0x20;
-    if (o.room.size() > hcp::name_field_size || !hcp::is_valid_utf8(o.room) || control)
+    if (o.room.size() > hcp::name_field_size || !howdy::is_valid_utf8(o.room) || control)
       usage_error("--room must be 1..64 bytes of UTF-8 without control characters");
   }
 

@@ -35,12 +35,13 @@
 
 #include <howdy/broadcast_hub.hpp>
 #include <howdy/codec/delimited.hpp>
-#include <howdy/codec/hcp1.hpp>
-#include <howdy/codec/hcp2.hpp>
 #include <howdy/codec/length_prefixed.hpp>
 #include <howdy/framed_reader.hpp>
 #include <howdy/outbox.hpp>
 #include <howdy/shared_buffer.hpp>
+
+#include <hcp/wire/hcp1.hpp>
+#include <hcp/wire/hcp2_frames.hpp>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/associated_executor.hpp>
@@ -161,19 +162,21 @@ void write_block(bytes_t& out, std::size_t size) {
   out.push_back(std::byte{'\n'});
 }
 void write_hcp2(bytes_t& out, std::size_t size) {
-  put_be(out, size - 4, 4);
+  namespace h2 = hcp::hcp2;
+  put_be(out, size - h2::length_field_size, h2::length_field_size);
   out.push_back(std::byte{0x10});  // type
-  put_text(out, size - 5);
+  put_text(out, size - h2::header_size);
 }
 // HCP/1: 65 bytes is a type-1 packet; larger sizes are type-5 messages (129
 // bytes of header, then text), which the codec scans byte by byte.
 void write_hcp1(bytes_t& out, std::size_t size) {
-  if (size == howdy::codec::hcp1::short_packet_size) {
-    out.push_back(std::byte{0x01});
-    put_text(out, howdy::codec::hcp1::name_size);
+  namespace h1 = hcp::hcp1;
+  if (size == h1::name_packet_size) {
+    out.push_back(std::byte(h1::type::proposal));
+    put_text(out, hcp::name_field_size);
     return;
   }
-  out.push_back(std::byte{0x05});
+  out.push_back(std::byte(h1::type::message));
   put_text(out, size - 1);
 }
 
@@ -455,8 +458,8 @@ int main(int argc, char** argv) {
   register_reader("u32_length_prefixed", codec::u32_length_prefixed{}, write_u32, sizes);
   register_reader("lines", codec::lines(), write_line, sizes);
   register_reader("blocks", codec::blocks(), write_block, sizes);
-  register_reader("hcp1", codec::hcp1{}, write_hcp1, {codec::hcp1::short_packet_size, 512, 4096});
-  register_reader("hcp2", codec::hcp2{}, write_hcp2, sizes);
+  register_reader("hcp1", hcp::hcp1::stream_codec{}, write_hcp1, {hcp::hcp1::name_packet_size, 512, 4096});
+  register_reader("hcp2", hcp::hcp2::stream_codec{}, write_hcp2, sizes);
 
   for (long n : {10, 100, 1000, 10000}) {
     benchmark::RegisterBenchmark("hub/queue", bm_hub_queue)->Arg(n);

@@ -5,8 +5,6 @@
 #include <howdy/batch_worker.hpp>
 #include <howdy/broadcast_hub.hpp>
 #include <howdy/codec/delimited.hpp>
-#include <howdy/codec/hcp1.hpp>
-#include <howdy/codec/hcp2.hpp>
 #include <howdy/codec/header_body.hpp>
 #include <howdy/codec/length_prefixed.hpp>
 #include <howdy/error.hpp>
@@ -19,4 +17,5 @@
 #include <howdy/room_directory.hpp>
 #include <howdy/shared_buffer.hpp>
 #include <howdy/tcp_server.hpp>
+#include <howdy/utf8.hpp>
 #include <howdy/watchdog.hpp>

@@ -1,15 +1,19 @@
 // batch_worker: FIFO order and results, batches (begin/end around them,
 // completions only after end_batch, end_batch's error to the whole batch),
-// throwing jobs, a full queue, stop(), the destructor, use_awaitable, plain
-// callbacks on the system executor, and producers on several threads.
+// throwing jobs, a full queue, stop(), the destructor, use_awaitable and
+// deferred, plain callbacks on the worker's executor (the system executor by
+// default), per-operation cancellation, and producers on several threads.
 //
 // A "gate" job holds the worker while the test queues more: the batches that
 // follow are then known exactly, without timing.
 
+#include <asio/bind_cancellation_slot.hpp>
 #include <asio/bind_executor.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/deferred.hpp>
 #include <asio/io_context.hpp>
 #include <asio/use_awaitable.hpp>
 #include <atomic>
@@ -396,6 +400,181 @@ BOOST_AUTO_TEST_CASE(producers_on_many_threads_keep_their_own_order) {
     BOOST_TEST_REQUIRE(ran[t].size() == std::size_t(per_thread));
     for (int i = 0; i < per_thread; ++i) BOOST_TEST_REQUIRE(ran[t][i] == i);
   }
+}
+
+BOOST_AUTO_TEST_CASE(plain_callback_runs_on_the_workers_executor) {
+  // Given an executor, the worker completes handlers that have none of their
+  // own there, and keeps it busy meanwhile.
+  asio::io_context ctx(1);
+  howdy::batch_worker w(ctx.get_executor());
+  BOOST_TEST((w.get_executor() == asio::any_io_executor(ctx.get_executor())));
+  std::optional<outcome> done;
+  bool on_ctx = false;
+  w.async_run([] { return 3; },
+              [&](std::error_code ec, int v) {
+                on_ctx = ctx.get_executor().running_in_this_thread();
+                done = outcome{ec, v};
+              });
+  std::optional<std::error_code> stopped;
+  bool stopped_on_ctx = false;
+  ctx.run();  // returns once the job completed: it kept ctx busy
+  BOOST_TEST_REQUIRE(done.has_value());
+  BOOST_TEST(on_ctx);
+  BOOST_TEST(!done->ec);
+  BOOST_TEST(done->value == 3);
+  // Refusals too.
+  w.stop();
+  ctx.restart();
+  w.async_run([] {},
+              [&](std::error_code ec) {
+                stopped_on_ctx = ctx.get_executor().running_in_this_thread();
+                stopped = ec;
+              });
+  BOOST_TEST(!stopped.has_value());  // never inline
+  ctx.run();
+  BOOST_TEST_REQUIRE(stopped.has_value());
+  BOOST_TEST(*stopped == howdy::error::worker_stopped);
+  BOOST_TEST(stopped_on_ctx);
+}
+
+BOOST_AUTO_TEST_CASE(works_with_deferred) {
+  asio::io_context ctx(1);
+  howdy::batch_worker w(ctx.get_executor());
+  std::atomic<int> ran{0};
+  auto op = w.async_run(
+      [&ran] {
+        ++ran;
+        return 5;
+      },
+      asio::experimental::deferred);
+  ctx.poll();
+  BOOST_TEST(ran == 0);  // nothing happens until the deferred operation is launched
+  std::optional<outcome> done;
+  std::move(op)([&](std::error_code ec, int v) { done = outcome{ec, v}; });
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return done.has_value(); }));
+  BOOST_TEST(ran == 1);
+  BOOST_TEST(!done->ec);
+  BOOST_TEST(done->value == 5);
+  // Composed with a continuation, awaited in a coroutine.
+  int twice = 0;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        twice = co_await w.async_run([] { return 21; }, asio::experimental::deferred([](std::error_code ec, int v) {
+                                       return asio::experimental::deferred.values(ec, v * 2);
+                                     }))(asio::use_awaitable);
+      },
+      asio::detached);
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return twice != 0; }));
+  BOOST_TEST(twice == 42);
+}
+
+BOOST_AUTO_TEST_CASE(cancelling_a_queued_job_completes_it_at_once_and_it_never_runs) {
+  asio::io_context ctx(1);
+  howdy::batch_worker w(ctx.get_executor());
+  gate g;
+  w.post(g.job());
+  g.wait_entered();  // what follows stays queued until the gate opens
+  std::atomic<bool> cancelled_ran{false};
+  std::vector<int> ran;  // worker thread only, until the completions
+  std::optional<outcome> cancelled, kept;
+  asio::cancellation_signal signal;
+  w.async_run(
+      [&] {
+        cancelled_ran = true;
+        return 1;
+      },
+      asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, int v) {
+        cancelled = outcome{ec, v};
+      }));
+  w.async_run(
+      [&] {
+        ran.push_back(2);
+        return 2;
+      },
+      [&](std::error_code ec, int v) {
+        kept = outcome{ec, v};
+      });
+  BOOST_TEST(w.queued() == 2u);
+  signal.emit(asio::cancellation_type::terminal);
+  BOOST_TEST(w.queued() == 1u);                                               // out of the queue now
+  BOOST_TEST(!cancelled.has_value());                                         // but not completed inside emit
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return cancelled.has_value(); }));  // while the gate still holds the worker
+  BOOST_TEST(cancelled->ec == asio::error::operation_aborted);
+  BOOST_TEST(cancelled->value == 0);
+  signal.emit(asio::cancellation_type::terminal);  // completed: the slot was cleared, nothing happens
+  g.open();
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return kept.has_value(); }));
+  BOOST_TEST(!kept->ec);
+  BOOST_TEST(kept->value == 2);
+  BOOST_TEST(!cancelled_ran);
+  BOOST_TEST(ran == std::vector<int>{2}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(cancelling_a_running_job_changes_nothing) {
+  // Once its batch has begun, a job runs and completes as usual.
+  asio::io_context ctx(1);
+  howdy::batch_worker w(ctx.get_executor());
+  gate g;
+  std::optional<outcome> done;
+  asio::cancellation_signal signal;
+  w.async_run(
+      [&g] {
+        g.job()();
+        return 8;
+      },
+      asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, int v) {
+        done = outcome{ec, v};
+      }));
+  g.wait_entered();
+  signal.emit(asio::cancellation_type::all);
+  g.open();
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return done.has_value(); }));
+  BOOST_TEST(!done->ec);
+  BOOST_TEST(done->value == 8);
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_coroutine_stops_waiting_for_its_queued_job) {
+  // use_awaitable forwards the coroutine's cancellation to the job.
+  asio::io_context ctx(1);
+  howdy::batch_worker w(ctx.get_executor());
+  gate g;
+  w.post(g.job());
+  g.wait_entered();
+  std::atomic<bool> job_ran{false};
+  std::optional<std::error_code> caught;
+  asio::cancellation_signal signal;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        try {
+          co_await w.async_run([&] { job_ran = true; }, asio::use_awaitable);
+          caught = std::error_code{};
+        } catch (const std::system_error& e) {
+          caught = e.code();
+        }
+      },
+      asio::bind_cancellation_slot(signal.slot(), asio::detached));
+  ctx.poll();  // the coroutine is now waiting for its job
+  BOOST_TEST(w.queued() == 1u);
+  signal.emit(asio::cancellation_type::terminal);
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return caught.has_value(); }));
+  BOOST_TEST(*caught == asio::error::operation_aborted);
+  BOOST_TEST(w.queued() == 0u);
+  g.open();
+  w.stop();
+  BOOST_TEST(!job_ran);
+  // An emit after the worker is gone, before the completion ran, finds
+  // nothing to cancel (and touches nothing freed).
+  asio::cancellation_signal late;
+  std::optional<std::error_code> ended;
+  {
+    howdy::batch_worker w2(ctx.get_executor());
+    w2.async_run([] {}, asio::bind_cancellation_slot(late.slot(), [&](std::error_code ec) { ended = ec; }));
+  }  // ran the job and posted its completion
+  late.emit(asio::cancellation_type::terminal);
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return ended.has_value(); }));
+  BOOST_TEST(!*ended);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

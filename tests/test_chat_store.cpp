@@ -21,8 +21,8 @@
 #include <tuple>
 #include <vector>
 
-#include "hcp/chat_store.hpp"
-#include "hcp/password.hpp"
+#include "hcp/server/store.hpp"
+#include "hcp/server/passwords.hpp"
 
 namespace {
 

@@ -1,6 +1,7 @@
 // name_registry: uniqueness, reserved names, rules, leases (scope, move,
-// disconnect), watchers and snapshots, async_claim, a claiming race, and
-// protected (account) names.
+// disconnect), watchers and snapshots, async_claim (callback, use_awaitable,
+// deferred, cancellation), a claiming race, protected names and the registry's
+// error category.
 
 #include <boost/test/unit_test.hpp>
 
@@ -8,10 +9,13 @@
 
 #include <howdy/name_registry.hpp>
 
+#include <asio/bind_cancellation_slot.hpp>
 #include <asio/bind_executor.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/deferred.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/use_awaitable.hpp>
@@ -21,6 +25,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <system_error>
@@ -207,7 +212,7 @@ BOOST_AUTO_TEST_CASE(lease_moves) {
   {
     std::vector<registry::lease> held;
     held.push_back(std::move(c));
-    for (int i = 0; i < 20; ++i) held.push_back(r.claim("n" + std::to_string(i), i, ec));  // vector growth moves them
+    for (int i = 0; i < 20; ++i) held.push_back(r.claim(std::string("n").append(std::to_string(i)), i, ec));  // vector growth moves them
     BOOST_TEST(r.size() == 21u);
   }
   BOOST_TEST(r.size() == 0u);
@@ -364,6 +369,135 @@ BOOST_AUTO_TEST_CASE(async_claim_with_use_awaitable) {
   BOOST_TEST(!r.find("hank"));
 }
 
+BOOST_AUTO_TEST_CASE(async_claim_completes_on_the_given_executor) {
+  asio::io_context ctx(1);
+  registry r;
+  // A plain callback with the caller's executor: runs there, as if by post.
+  bool called = false;
+  r.async_claim(ctx.get_executor(), "ida", 1, [&](std::error_code ec, registry::lease l) {
+    called = true;
+    BOOST_TEST(ctx.get_executor().running_in_this_thread());
+    BOOST_TEST(!ec);
+    BOOST_TEST(l.name() == "ida");
+  });
+  BOOST_TEST(!called);
+  BOOST_TEST(owner_of(r, "ida") == 1);  // claimed at once; only the completion waits
+  BOOST_TEST(run_until(ctx, [&] { return called; }));
+  BOOST_TEST(!r.find("ida"));
+
+  // The handler's own executor wins over the given one.
+  asio::io_context other(1);
+  bool on_other = false;
+  r.async_claim(ctx.get_executor(), "jo", 2, asio::bind_executor(other, [&](std::error_code ec, registry::lease) {
+    on_other = other.get_executor().running_in_this_thread();
+    BOOST_TEST(!ec);
+  }));
+  ctx.restart();
+  ctx.poll();
+  BOOST_TEST(!on_other);
+  BOOST_TEST(run_until(other, [&] { return on_other; }));
+
+  // Errors come the same way.
+  std::error_code got;
+  std::error_code never = howdy::error::name_invalid;
+  r.async_claim(ctx.get_executor(), "", 3, [&](std::error_code ec, registry::lease l) {
+    got = ec;
+    BOOST_TEST(!l);
+  });
+  BOOST_TEST(run_until(ctx, [&] { return got == never; }));
+}
+
+BOOST_AUTO_TEST_CASE(async_claim_with_deferred) {
+  asio::io_context ctx(1);
+  registry r;
+  // Nothing happens until the deferred operation is launched.
+  auto op = r.async_claim(ctx.get_executor(), "kim", 4, asio::experimental::deferred);
+  BOOST_TEST(!r.find("kim"));
+  bool called = false;
+  std::move(op)([&](std::error_code ec, registry::lease l) {
+    called = true;
+    BOOST_TEST(!ec);
+    BOOST_TEST(l.name() == "kim");
+    BOOST_TEST(owner_of(r, "kim") == 4);
+  });
+  BOOST_TEST(run_until(ctx, [&] { return called; }));
+  BOOST_TEST(!r.find("kim"));
+
+  // In a coroutine.
+  bool done = false;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        auto op = r.async_claim("lou", 5, asio::experimental::deferred);
+        auto lease = co_await std::move(op)(asio::use_awaitable);
+        BOOST_TEST(lease.name() == "lou");
+        done = true;
+      },
+      asio::detached);
+  BOOST_TEST(run_until(ctx, [&] { return done; }));
+  BOOST_TEST(!r.find("lou"));
+}
+
+BOOST_AUTO_TEST_CASE(async_claim_cancelled_before_completion_gives_the_name_back) {
+  asio::io_context ctx(1);
+  registry r;
+  std::vector<howdy::presence_event> events;
+  r.watch([&](const howdy::presence_event& e) { events.push_back(e); });
+  asio::cancellation_signal cancel;
+  std::optional<std::error_code> got;
+  r.async_claim(ctx.get_executor(), "max", 6,
+                asio::bind_cancellation_slot(cancel.slot(), [&](std::error_code ec, registry::lease l) {
+                  got = ec;
+                  BOOST_TEST(!l);
+                }));
+  BOOST_TEST(owner_of(r, "max") == 6);
+  cancel.emit(asio::cancellation_type::terminal);
+  BOOST_TEST(run_until(ctx, [&] { return got.has_value(); }));
+  BOOST_TEST(*got == asio::error::operation_aborted);
+  BOOST_TEST(!r.find("max"));
+  BOOST_TEST_REQUIRE(events.size() == 2u);  // it joined, then left
+  BOOST_TEST((events[1].change == howdy::presence::left));
+
+  // A cancellation after completion changes nothing.
+  got.reset();
+  registry::lease kept;
+  r.async_claim(ctx.get_executor(), "max", 7,
+                asio::bind_cancellation_slot(cancel.slot(), [&](std::error_code ec, registry::lease l) {
+                  got = ec;
+                  kept = std::move(l);
+                }));
+  BOOST_TEST(run_until(ctx, [&] { return got.has_value(); }));
+  cancel.emit(asio::cancellation_type::terminal);
+  BOOST_TEST(!*got);
+  BOOST_TEST(owner_of(r, "max") == 7);
+}
+
+BOOST_AUTO_TEST_CASE(registry_errors_have_their_own_category) {
+  const std::error_code ec = howdy::error::name_taken;
+  BOOST_TEST(ec.category().name() == std::string("howdy.registry"));
+  BOOST_TEST(&ec.category() == &howdy::error::get_registry_category());
+  BOOST_TEST(ec.message() == "that name is already taken");
+  BOOST_TEST(std::error_code(howdy::error::name_reserved).message() == "that name is reserved");
+  BOOST_TEST(std::error_code(howdy::error::name_invalid).message() == "that name is not allowed");
+  // The old spelling is the same code.
+  // Same numbers in another category are other codes.
+  BOOST_TEST(std::error_code(howdy::error::name_taken) != std::error_code(howdy::error::end_of_stream));
+  BOOST_TEST((std::error_code(howdy::error::name_taken) != howdy::condition::peer_gone));
+}
+
+BOOST_AUTO_TEST_CASE(name_rules_accept_what_check_accepts) {
+  howdy::name_rules rules{.min_bytes = 2, .max_bytes = 4};
+  BOOST_TEST(rules.accepts("ab"));
+  BOOST_TEST(rules.accepts("\xC3\xA9\xC3\xA9"));
+  BOOST_TEST(!rules.accepts("a"));
+  BOOST_TEST(!rules.accepts("abcde"));
+  BOOST_TEST(!rules.accepts("a\xFF"));
+  BOOST_TEST(!rules.accepts("a\x01"));  // the default refuses control characters
+  rules.allow = nullptr;                // any code point, still strict UTF-8
+  BOOST_TEST(rules.accepts("a\x01"));
+  BOOST_TEST(!rules.accepts("\xC0\x80"));
+}
+
 BOOST_AUTO_TEST_CASE(eight_threads_race_for_the_same_names) {
   constexpr int threads = 8, names = 100;
   registry r;
@@ -434,7 +568,7 @@ BOOST_AUTO_TEST_CASE(protected_names_are_only_for_claim_protected) {
   r.protect("alice");
   BOOST_TEST(r.is_protected("alice"));
   BOOST_TEST(!r.is_protected("Alice"));  // case-sensitive registry
-  BOOST_TEST(claim_error(r, "alice") == howdy::error::name_protected);
+  BOOST_TEST(claim_error(r, "alice") == howdy::error::name_held);
   BOOST_TEST(r.size() == 0u);
 
   std::error_code ec;
@@ -444,10 +578,10 @@ BOOST_AUTO_TEST_CASE(protected_names_are_only_for_claim_protected) {
   BOOST_TEST(owner_of(r, "alice") == 1);
   // Held: the account holder gets name_taken, a guest still hears it is protected.
   BOOST_TEST(claim_protected_error(r, "alice") == howdy::error::name_taken);
-  BOOST_TEST(claim_error(r, "alice") == howdy::error::name_protected);
+  BOOST_TEST(claim_error(r, "alice") == howdy::error::name_held);
   BOOST_TEST(owner_of(r, "alice") == 1);
   owner.release();
-  BOOST_TEST(claim_error(r, "alice") == howdy::error::name_protected);  // still the account's when offline
+  BOOST_TEST(claim_error(r, "alice") == howdy::error::name_held);  // still the account's when offline
 
   r.unprotect("alice");
   BOOST_TEST(!r.is_protected("alice"));
@@ -483,7 +617,7 @@ BOOST_AUTO_TEST_CASE(protected_names_fold_case_with_the_registry) {
   r.protect("Bob");
   for (const char* n : {"Bob", "bob", "BOB", "bOb"}) {
     BOOST_TEST(r.is_protected(n), n);
-    BOOST_TEST(claim_error(r, n) == howdy::error::name_protected, n);
+    BOOST_TEST(claim_error(r, n) == howdy::error::name_held, n);
   }
   std::error_code ec;
   auto l = r.claim_protected("BOB", 2, ec);
@@ -507,7 +641,7 @@ BOOST_AUTO_TEST_CASE(protecting_a_held_name_leaves_its_holder) {
   BOOST_TEST(owner_of(r, "carl") == 3);
   BOOST_TEST(static_cast<bool>(guest));
   guest.release();
-  BOOST_TEST(claim_error(r, "carl") == howdy::error::name_protected);
+  BOOST_TEST(claim_error(r, "carl") == howdy::error::name_held);
   BOOST_TEST(events.size() == 2u);  // the join and the leave; protecting is no presence event
 }
 
@@ -520,7 +654,7 @@ BOOST_AUTO_TEST_CASE(async_claim_refuses_protected_names) {
       ctx,
       [&]() -> asio::awaitable<void> {
         auto [ec, none] = co_await r.async_claim("dora", 1, asio::experimental::as_tuple(asio::use_awaitable));
-        BOOST_TEST(ec == howdy::error::name_protected);
+        BOOST_TEST(ec == howdy::error::name_held);
         BOOST_TEST(!none);
         auto [ec2, other] = co_await r.async_claim("dana", 2, asio::experimental::as_tuple(asio::use_awaitable));
         BOOST_TEST(!ec2);
@@ -557,7 +691,7 @@ BOOST_AUTO_TEST_CASE(threads_claim_and_protect_concurrently) {
         auto l = t % 2 ? r.claim(name, t, ec) : r.claim_protected(name, t, ec);
         if (l)
           won[t].push_back(std::move(l));
-        else if (ec == howdy::error::name_protected)
+        else if (ec == howdy::error::name_held)
           ++refused[t];
       }
     });

@@ -235,7 +235,7 @@ BOOST_AUTO_TEST_CASE(joins_and_leaves_from_many_threads) {
     pool.emplace_back([&, t] {
       for (int round = 0; round < rounds; ++round)
         for (int u = 0; u < users; ++u) {
-          const std::string user = "t" + std::to_string(t) + "u" + std::to_string(u);
+          const std::string user = std::string("t").append(std::to_string(t)).append("u").append(std::to_string(u));
           // Odd rounds join and stay: five rounds reach all five rooms, the
           // later ones find the user there already. Even rounds join a
           // temporary room and leave it at once.

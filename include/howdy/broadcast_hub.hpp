@@ -2,7 +2,10 @@
 // executor (thread or strand) that owns their connection; a publish hands the
 // shared frame to each partition once, and the partition appends it to its own
 // outboxes on its own executor: one hand-off per partition, no lock across
-// writes, and the publisher never waits for a subscriber.
+// writes, and the publisher never waits for a subscriber. A subscriber gets
+// exactly the frames published after its subscribe() returned, even those whose
+// hand-off reaches its partition later; so "subscribe, then read what was
+// stored up to now" misses nothing and gets nothing twice.
 #pragma once
 
 #include <howdy/outbox.hpp>
@@ -12,6 +15,7 @@
 #include <asio/post.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -57,13 +61,14 @@ class broadcast_hub {
     std::unique_ptr<slot> slot_;
   };
 
-  // Joins `box` to the hub. Call on the outbox's executor, which must be one of
-  // the hub's partitions.
+  // Joins `box` to the hub: it gets the frames published from now on. Call on
+  // the outbox's executor, which must be one of the hub's partitions.
   [[nodiscard]] subscription subscribe(outbox& box) {
     for (std::size_t p = 0; p < partitions_.size(); ++p) {
       auto& part = *partitions_[p];
       if (part.ex != box.get_executor()) continue;
-      auto s = std::make_unique<slot>(slot{this, &box, p, part.members.size()});
+      const auto since = published_.load(std::memory_order_relaxed);
+      auto s = std::make_unique<slot>(slot{this, &box, p, part.members.size(), since});
       part.members.push_back(s.get());
       subscribers_.fetch_add(1, std::memory_order_relaxed);
       return subscription(std::move(s));
@@ -75,12 +80,16 @@ class broadcast_hub {
   // waits. Frames from one publisher reach every subscriber in publish order.
   void publish(shared_buffer frame, const outbox* except = nullptr) {
     if (subscriber_count() == 0) return;
+    // Publishes are numbered; a slot subscribed after this number was taken
+    // (by a publish that happened before its subscribe) skips it. One atomic
+    // counter keeps that order: it needs no fence.
+    const auto number = published_.fetch_add(1, std::memory_order_relaxed) + 1;
     for (auto& part : partitions_) {
       // The handler shares the partition: a hub may be destroyed (a room
       // emptied) while its deliveries are still queued.
-      asio::post(part->ex, [p = part, frame, except] {
+      asio::post(part->ex, [p = part, frame, except, number] {
         for (slot* s : p->members)
-          if (s->box != except) s->box->push(frame);
+          if (s->since < number && s->box != except) s->box->push(frame);
       });
     }
   }
@@ -93,7 +102,8 @@ class broadcast_hub {
     broadcast_hub* hub;
     outbox* box;
     std::size_t partition;
-    std::size_t index;  // position in the partition's member list
+    std::size_t index;    // position in the partition's member list
+    std::uint64_t since;  // publishes numbered up to this one came before the subscribe
   };
 
   struct partition {
@@ -112,6 +122,7 @@ class broadcast_hub {
 
   std::vector<std::shared_ptr<partition>> partitions_;
   std::atomic<std::size_t> subscribers_{0};
+  std::atomic<std::uint64_t> published_{0};  // publishes numbered so far
 };
 
 }  // namespace howdy

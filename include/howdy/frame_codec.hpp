@@ -12,8 +12,7 @@ namespace howdy {
 enum class decode_status {
   complete,        // a whole frame is buffered
   need_more,       // the frame continues past the buffered bytes
-  ends_if_idle,    // a whole frame unless more bytes are already on their way
-                   // (framings without a length or end marker, such as HCP/1)
+  ends_if_idle,    // a whole frame if the peer has stopped sending (see below)
   malformed,       // the bytes cannot start a frame of this framing
   too_large,       // the frame would be larger than the limit
 };
@@ -34,6 +33,15 @@ struct decode_result {
   static constexpr decode_result malformed() { return {decode_status::malformed}; }
   static constexpr decode_result too_large() { return {decode_status::too_large}; }
 };
+
+// ends_if_idle is for framings whose frames carry neither a length nor an end
+// marker: a frame ends where the next one starts, or where the peer stops
+// sending. The codec answers it when the buffered bytes could be a whole frame
+// but more bytes could still extend it; the reader then hands the frame out
+// only if the stream has nothing more already received (its available(), when
+// it has one; a stream without it counts as idle) or has ended, and otherwise
+// reads more and asks again. Such a framing cannot tell a pause inside a frame
+// from its end: use it only where the protocol gives no better boundary.
 
 // A frame handed out by a reader: views into the reader's buffer, valid until
 // the next call on that reader.

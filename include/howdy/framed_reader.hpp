@@ -9,6 +9,7 @@
 //   }
 #pragma once
 
+#include <howdy/detail/readable_now.hpp>
 #include <howdy/error.hpp>
 #include <howdy/frame_codec.hpp>
 
@@ -34,21 +35,6 @@ struct reader_options {
   std::size_t initial_buffer_size = 512;   // allocated at the first read; idle peers stay small
   std::size_t max_read_size = 64 * 1024;   // the buffer grows to this while reads keep filling it
 };
-
-namespace detail {
-
-template <class Stream>
-std::size_t readable_now(Stream& stream) {
-  if constexpr (requires(std::error_code& ec) { stream.available(ec); }) {
-    std::error_code ec;
-    const std::size_t n = stream.available(ec);
-    return ec ? 0 : n;
-  } else {
-    return 0;
-  }
-}
-
-}  // namespace detail
 
 template <class AsyncReadStream, frame_codec Codec>
 class framed_reader {
@@ -136,7 +122,8 @@ class framed_reader {
   asio::mutable_buffer prepare() {
     const std::size_t used = end_ - begin_;
     // One byte beyond the largest frame: room to see where a frame of exactly
-    // the limit ends, when that is only known from the next byte (HCP/1).
+    // the limit ends, when that is only known from the next byte (a framing
+    // whose frames end where the next one starts).
     const std::size_t limit = std::max(options_.max_frame_size + 1, options_.max_read_size);
     if (!buffer_ || ((last_read_filled_ || used == capacity_) && capacity_ < limit)) {
       const std::size_t size =
@@ -166,9 +153,10 @@ class framed_reader {
       switch (state) {
         case starting:
           if (r.next_buffered(result, result_ec) || result_ec) {
-            // Already buffered: complete as if by post, never inside the initiating call.
+            // Already buffered: complete as if by post, never inside the initiating
+            // call, on the handler's executor (by default the stream's).
             state = ready;
-            asio::post(r.stream_.get_executor(), std::move(self));
+            asio::post(std::move(self));
             return;
           }
           break;
@@ -190,7 +178,7 @@ class framed_reader {
       if (space.size() == 0) {  // only a codec that never says too_large gets here: fail, never spin
         r.failed_ = result_ec = error::frame_too_large;
         state = ready;
-        asio::post(r.stream_.get_executor(), std::move(self));
+        asio::post(std::move(self));
         return;
       }
       state = reading;

@@ -1,6 +1,7 @@
 // One io_context per thread. A connection lives on one of them for its whole
 // life, so its state needs no lock; the contexts' executors are also the
-// partitions of a broadcast_hub.
+// partitions of a broadcast_hub. stop(), next() and executors() are
+// thread-safe; run() and release() belong to the owning thread.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -45,10 +46,14 @@ class io_context_pool {
   }
 
   // Runs context 0 on the calling thread and the others on new threads; returns
-  // when all have stopped.
+  // when all have stopped. A handler's exception on context 0 leaves run() (as
+  // from io_context::run) with the other threads still running; calling run()
+  // again resumes context 0 without starting them twice. On the other threads
+  // it ends the program, as in asio::thread_pool.
   void run() {
-    for (std::size_t i = 1; i < contexts_.size(); ++i)
-      threads_.emplace_back([c = contexts_[i].get()] { c->run(); });
+    if (threads_.empty())
+      for (std::size_t i = 1; i < contexts_.size(); ++i)
+        threads_.emplace_back([c = contexts_[i].get()] { c->run(); });
     contexts_[0]->run();
     join();
   }

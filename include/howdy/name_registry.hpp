@@ -1,14 +1,19 @@
 // Unique names for live owners. Claiming a name gives a lease that frees it
 // when destroyed (so a disconnect frees it too); watchers hear every join and
 // leave in one global order, numbered so that a snapshot and the events that
-// follow it fit together. Protected names are kept for their accounts.
+// follow it fit together. A protected name is kept for whoever the caller
+// decides holds it (an account, a reservation): only claim_protected() takes it.
 #pragma once
 
+#include <howdy/detail/ascii.hpp>
 #include <howdy/detail/utf8.hpp>
 #include <howdy/error.hpp>
 
 #include <asio/async_result.hpp>
+#include <asio/compose.hpp>
+#include <asio/error.hpp>
 #include <asio/post.hpp>
+#include <asio/system_executor.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -32,6 +37,17 @@ struct name_rules {
   bool case_insensitive = false;  // "Bob" and "bob" are the same name (ASCII letters)
   // Which code points may appear; the default refuses control characters.
   std::function<bool(char32_t)> allow = [](char32_t c) { return c >= 0x20 && c != 0x7F && !(c >= 0x80 && c < 0xA0); };
+
+  // True if `name` is min_bytes..max_bytes of strict UTF-8 whose every code
+  // point `allow` accepts (any, without `allow`). Case folding plays no part.
+  bool accepts(std::string_view name) const {
+    if (name.size() < min_bytes || name.size() > max_bytes) return false;
+    for (std::size_t pos = 0; pos < name.size();) {
+      const auto cp = detail::next_code_point(name, pos);
+      if (!cp || (allow && !allow(*cp))) return false;
+    }
+    return true;
+  }
 };
 
 enum class presence { joined, left };
@@ -97,17 +113,13 @@ class name_registry {
 
   // Checks the rules and the reserved names, without claiming.
   std::error_code check(std::string_view name) const {
-    if (name.size() < rules_.min_bytes || name.size() > rules_.max_bytes) return error::name_invalid;
-    for (std::size_t pos = 0; pos < name.size();) {
-      auto cp = detail::next_code_point(name, pos);
-      if (!cp || (rules_.allow && !rules_.allow(*cp))) return error::name_invalid;
-    }
+    if (!rules_.accepts(name)) return error::name_invalid;
     if (std::find(reserved_.begin(), reserved_.end(), key_of(name)) != reserved_.end()) return error::name_reserved;
     return {};
   }
 
   // Claims `name` for `owner`. On failure the lease is empty and `ec` says why:
-  // error::name_invalid, name_reserved, name_protected or name_taken.
+  // error::name_invalid, name_reserved, name_held or name_taken.
   lease claim(std::string_view name, Owner owner, std::error_code& ec) {
     return claim_as(name, std::move(owner), ec, false);
   }
@@ -118,8 +130,9 @@ class name_registry {
     return claim_as(name, std::move(owner), ec, true);
   }
 
-  // Protected names belong to accounts: claim() refuses them even while nobody
-  // holds them. Protecting a held name does not take it from its holder.
+  // claim() refuses a protected name (error::name_held) even while nobody
+  // holds it; claim_protected() takes it. Protecting a claimed name does not
+  // take it from its owner.
   void protect(std::string_view name) {
     std::string key = key_of(name);
     std::lock_guard lock(mutex_);
@@ -138,21 +151,26 @@ class name_registry {
     return protected_.contains(key);
   }
 
-  // The asynchronous form, void(std::error_code, lease): what a registry shared
-  // between servers needs, so sessions written against it keep working when the
-  // names live elsewhere. This in-memory registry completes at once, as if by
-  // post to the handler's associated executor (bind_executor one to a plain
-  // callback, or it runs on Asio's system executor; coroutines have theirs).
+  // The asynchronous form of claim(), void(std::error_code, lease): what a
+  // registry shared between servers needs, so that sessions written against it
+  // keep working when the names live elsewhere. This in-memory registry claims
+  // at once and completes as if by post to the handler's associated executor,
+  // by default `ex` (the caller's I/O executor, say the session's socket's).
+  // Terminal cancellation before the handler runs gives back the name (its
+  // watchers see it join and leave) and completes with operation_aborted.
+  template <class Executor, class CompletionToken>
+  auto async_claim(const Executor& ex, std::string name, Owner owner, CompletionToken&& token) {
+    return asio::async_compose<CompletionToken, void(std::error_code, lease)>(
+        claim_op{*this, std::move(name), std::move(owner)}, token, ex);
+  }
+
+  // The same with no executor of the caller's: a plain callback then runs on
+  // Asio's system executor (bind_executor one to it); a coroutine's handler
+  // has its own.
   template <class CompletionToken>
   auto async_claim(std::string name, Owner owner, CompletionToken&& token) {
-    return asio::async_initiate<CompletionToken, void(std::error_code, lease)>(
-        [this](auto handler, std::string name, Owner owner) {
-          std::error_code ec;
-          lease l = claim(name, std::move(owner), ec);
-          auto ex = asio::get_associated_executor(handler);
-          asio::post(ex, [h = std::move(handler), ec, l = std::move(l)]() mutable { std::move(h)(ec, std::move(l)); });
-        },
-        token, std::move(name), std::move(owner));
+    return async_claim(asio::system_executor(), std::move(name), std::move(owner),
+                       std::forward<CompletionToken>(token));
   }
 
   std::optional<Owner> find(std::string_view name) const {
@@ -211,11 +229,33 @@ class name_registry {
   const name_rules& rules() const noexcept { return rules_; }
 
  private:
+  struct claim_op {
+    name_registry& registry;
+    std::string name;
+    Owner owner;
+    std::error_code ec{};
+    lease claimed{};
+    bool started = false;
+
+    template <class Self>
+    void operator()(Self& self) {
+      if (!std::exchange(started, true)) {
+        claimed = registry.claim(name, std::move(owner), ec);
+        asio::post(std::move(self));  // never complete inside the initiating call
+        return;
+      }
+      if (self.get_cancellation_state().cancelled() != asio::cancellation_type::none) {
+        claimed.release();
+        ec = asio::error::operation_aborted;
+      }
+      self.complete(ec, std::move(claimed));
+    }
+  };
+
   std::string key_of(std::string_view name) const {
     std::string key(name);
     if (rules_.case_insensitive)
-      for (char& c : key)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      for (char& c : key) c = detail::ascii_lower(c);
     return key;
   }
 
@@ -224,9 +264,9 @@ class name_registry {
     if (ec) return {};
     std::string key = key_of(name);
     std::lock_guard lock(mutex_);
-    // Before name_taken: a guest is told the name is an account's, not merely in use.
+    // Before name_taken: the claimer learns the name is held for someone, not merely in use.
     if (!may_take_protected && protected_.contains(key)) {
-      ec = error::name_protected;
+      ec = error::name_held;
       return {};
     }
     auto [it, inserted] = entries_.try_emplace(key, entry{std::string(name), std::move(owner), sequence_ + 1});

@@ -4,10 +4,14 @@
 // (say, a burst of broadcasts) goes out in one gather write: one system call
 // per subscriber per burst, not one per frame.
 //
+//
 //   auto box = std::make_shared<howdy::outbox>(socket.get_executor());
-//   asio::co_spawn(ex, box->run(socket), ...);   // the writer
-//   box->push(frame);                             // from the socket's executor
-//   box->post(frame);                             // from anywhere
+//   box->async_run(socket, [](std::error_code ec) { ... });  // the writer
+//   box->push(frame);                                         // from the socket's executor
+//   box->post(frame);                                         // from anywhere
+//
+// In a coroutine, `co_await box->run(socket)` is the same writer, and
+// run_duplex() runs it beside the connection's reader.
 #pragma once
 
 #include <howdy/detail/outbox_sink.hpp>
@@ -16,18 +20,28 @@
 #include <howdy/shared_buffer.hpp>
 
 #include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/basic_waitable_timer.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/cancellation_type.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/compose.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/experimental/deferred.hpp>
+#include <asio/experimental/parallel_group.hpp>
 #include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 namespace howdy {
@@ -37,29 +51,43 @@ enum class overflow_policy {
   drop_oldest,  // drop the oldest queued frames and tell the subscriber how many
 };
 
+// The most frames an outbox gathers into one write (IOV_MAX on Linux).
+inline constexpr std::size_t max_gather_buffers = detail::max_iov;
+
 struct outbox_options {
   // Queued bytes before the overflow policy applies (drop_oldest: frames
   // already being written cannot be dropped and may come on top of it).
   std::size_t max_bytes = 4 * 1024 * 1024;
   overflow_policy policy = overflow_policy::disconnect;
-  std::size_t max_batch = detail::max_iov;  // frames in one gather write
+  std::size_t max_batch = max_gather_buffers;  // frames in one gather write
   // drop_oldest: makes the frame that tells the subscriber how many frames
   // were dropped; it is sent ahead of what is queued after the drop.
   std::function<shared_buffer(std::uint64_t dropped)> drop_notice;
 };
 
-// Create it with std::make_shared: scheduled writes keep it alive.
-class outbox : public std::enable_shared_from_this<outbox> {
- public:
-  using executor_type = asio::any_io_executor;
+// Create it with std::make_shared: scheduled writes and a running writer keep
+// it alive. `Executor` is the executor of the stream it writes to; push(),
+// hold(), release(), close() and fail() are called on it.
+template <class Executor = asio::any_io_executor>
+class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>> {
+  using timer = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+                                           Executor>;
 
-  explicit outbox(executor_type ex, outbox_options options = {})
+ public:
+  using executor_type = Executor;
+
+  template <class OtherExecutor>
+  struct rebind_executor {
+    using other = basic_outbox<OtherExecutor>;
+  };
+
+  explicit basic_outbox(executor_type ex, outbox_options options = {})
       : ex_(std::move(ex)), options_(std::move(options)), done_(ex_) {
-    done_.expires_at(asio::steady_timer::time_point::max());
+    done_.expires_at(timer::time_point::max());
   }
 
-  outbox(const outbox&) = delete;
-  outbox& operator=(const outbox&) = delete;
+  basic_outbox(const basic_outbox&) = delete;
+  basic_outbox& operator=(const basic_outbox&) = delete;
 
   const executor_type& get_executor() const noexcept { return ex_; }
 
@@ -114,7 +142,7 @@ class outbox : public std::enable_shared_from_this<outbox> {
 
   // Queues a frame from any thread.
   void post(shared_buffer frame) {
-    asio::post(ex_, [self = shared_from_this(), f = std::move(frame)]() mutable { self->push(std::move(f)); });
+    asio::post(ex_, [self = this->shared_from_this(), f = std::move(frame)]() mutable { self->push(std::move(f)); });
   }
 
   // Accepts nothing more; run() ends once what is queued has been written, or
@@ -127,7 +155,7 @@ class outbox : public std::enable_shared_from_this<outbox> {
     if (queue_.empty() && !writing_ && !held_) return finish();
     grace_.emplace(ex_);
     grace_->expires_after(grace);
-    grace_->async_wait([weak = weak_from_this()](std::error_code ec) {
+    grace_->async_wait([weak = this->weak_from_this()](std::error_code ec) {
       if (auto self = weak.lock(); self && !ec) self->fail(error::shutting_down);
     });
   }
@@ -136,29 +164,30 @@ class outbox : public std::enable_shared_from_this<outbox> {
   // closed too: a writer stuck on a full socket must not wait for the peer.
   void fail(std::error_code why) {
     if (error_) return;
-    error_ = why;
-    for (std::size_t i = in_flight_; i < queue_.size(); ++i) queued_bytes_ -= queue_[i].size();
-    queue_.truncate(in_flight_);  // frames being written stay until the write completes
-    held_ = false;
-    held_count_ = 0;
+    stop(why);
     if (sink_) sink_->close();
     finish();
   }
 
-  // The writer: sends queued frames until close() has flushed them (returns no
-  // error) or the outbox fails (returns why: error::slow_consumer, a socket
-  // error...). `stream` must outlive the outbox's use of it, i.e. this call.
+  // The writer: sends queued frames until close() has flushed them (completes
+  // with no error) or the outbox fails (completes with why: error::slow_consumer,
+  // error::shutting_down, a stream error...). Signature void(std::error_code).
+  // The handler runs on its associated executor, by default the outbox's.
+  // Terminal cancellation fails the outbox with asio::error::operation_aborted
+  // (the stream is left open). Once the operation completes (or is destroyed
+  // unfinished), nothing touches `stream` again, even a write still pending on
+  // it: `stream` need only outlive the operation. One writer at a time.
+  template <class Stream, class RunToken = asio::default_completion_token_t<executor_type>>
+  auto async_run(Stream& stream, RunToken&& token = asio::default_completion_token_t<executor_type>{}) {
+    return asio::async_compose<RunToken, void(std::error_code)>(run_op<Stream>{this->shared_from_this(), &stream},
+                                                                token, done_);
+  }
+
+  // async_run() for coroutines: returns why the writer stopped (empty after a clean flush).
   template <class Stream>
   asio::awaitable<std::error_code> run(Stream& stream) {
-    sink_ = std::make_unique<detail::stream_sink<Stream>>(stream);
-    struct detach_on_exit {
-      outbox& self;
-      ~detach_on_exit() { self.finished_ = true; }  // nothing touches the stream after this
-    } guard{*this};
-    if (closed_ && queue_.empty() && !held_) finish();
-    schedule_flush();
-    if (!finished_) co_await done_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    co_return error_;
+    auto [ec] = co_await async_run(stream, asio::experimental::as_tuple(asio::use_awaitable));
+    co_return ec;
   }
 
   std::size_t queued_bytes() const noexcept { return queued_bytes_; }
@@ -171,6 +200,72 @@ class outbox : public std::enable_shared_from_this<outbox> {
   std::error_code error() const noexcept { return error_; }
 
  private:
+  // async_run(): attaches the stream, then waits on done_ until the outbox
+  // finishes. Its own steps run on the outbox's executor; the handler on its own.
+  template <class Stream>
+  struct run_op {
+    std::shared_ptr<basic_outbox> box;
+    Stream* stream;
+    enum { starting, attaching, waiting, completing } step = starting;
+    std::error_code result;
+
+    run_op(std::shared_ptr<basic_outbox> b, Stream* s) : box(std::move(b)), stream(s) {}
+    run_op(run_op&&) noexcept = default;
+    // Destroyed while attached (its io_context went): the stream may go too.
+    ~run_op() {
+      if (box && step == waiting) box->detach();
+    }
+
+    template <class Self>
+    void operator()(Self& self, std::error_code = {}) {
+      switch (step) {
+        case starting:
+          step = attaching;
+          return asio::dispatch(asio::bind_executor(box->ex_, std::move(self)));
+        case attaching:
+          step = waiting;
+          box->attach(*stream);
+          if (!box->finished_) return box->done_.async_wait(asio::bind_executor(box->ex_, std::move(self)));
+          break;
+        case waiting:  // done_ fired: the outbox finished, or this operation was cancelled
+          if (!box->finished_) {
+            box->stop(asio::error::operation_aborted);
+            box->finish();
+          }
+          break;
+        case completing:
+          return self.complete(result);
+      }
+      step = completing;
+      result = box->error_;
+      box->detach();
+      asio::dispatch(std::move(self));  // to the handler's executor
+    }
+  };
+
+  template <class Stream>
+  void attach(Stream& stream) {
+    sink_ = std::make_unique<detail::stream_sink<Stream, Executor>>(stream, ex_);
+    if (closed_ && queue_.empty() && !held_) finish();
+    schedule_flush();
+  }
+
+  // The writer ends: nothing touches the stream after this. A write or wait
+  // still pending on it finds no sink when it completes, and stops there.
+  void detach() noexcept {
+    finished_ = true;
+    sink_.reset();
+  }
+
+  // Fails without touching the stream: drops what is queued and records `why`.
+  void stop(std::error_code why) {
+    error_ = why;
+    for (std::size_t i = in_flight_; i < queue_.size(); ++i) queued_bytes_ -= queue_[i].size();
+    queue_.truncate(in_flight_);  // frames being written stay until the write completes
+    held_ = false;
+    held_count_ = 0;
+  }
+
   // Queues a frame at the end, applying the overflow policy; false if it failed.
   bool enqueue(shared_buffer frame) {
     if (error_) return false;
@@ -186,7 +281,7 @@ class outbox : public std::enable_shared_from_this<outbox> {
   void schedule_flush() {
     if (flush_scheduled_ || writing_ || !sink_ || finished_ || writable() == 0) return;
     flush_scheduled_ = true;
-    asio::post(ex_, [self = shared_from_this()] {
+    asio::post(ex_, [self = this->shared_from_this()] {
       self->flush_scheduled_ = false;
       self->flush();
     });
@@ -207,9 +302,10 @@ class outbox : public std::enable_shared_from_this<outbox> {
         // Would block, or wrote part of the batch: continue when the stream is ready.
         writing_ = true;
         sink_->async_write({iov_.data() + iov_next_, iov_.size() - iov_next_},
-                           [self = shared_from_this()](std::error_code ec, std::size_t n) {
+                           [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
                              self->writing_ = false;
-                             if (self->error_) return self->release_batch();
+                             // Failed, or detached: the stream may be gone.
+                             if (self->error_ || !self->sink_) return self->release_batch();
                              if (ec) return self->fail(ec);
                              self->consume(n);
                              self->flush();
@@ -297,8 +393,8 @@ class outbox : public std::enable_shared_from_this<outbox> {
 
   executor_type ex_;
   outbox_options options_;
-  asio::steady_timer done_;                  // run() waits on it until the outbox finishes
-  std::optional<asio::steady_timer> grace_;  // close(): how long flushing may take
+  timer done_;                  // async_run() waits on it until the outbox finishes
+  std::optional<timer> grace_;  // close(): how long flushing may take
   std::unique_ptr<detail::outbox_sink> sink_;
   detail::ring<shared_buffer> queue_;
   std::vector<::iovec> iov_;  // the batch being written
@@ -316,20 +412,86 @@ class outbox : public std::enable_shared_from_this<outbox> {
   bool held_ = false;
   std::error_code error_;
 };
-// Runs a connection's reader coroutine beside the outbox's writer until both
-// end. When the reader returns, the outbox is closed (what is queued is flushed
-// for at most `grace`); when the writer fails, the outbox closes the stream,
-// which ends the reader. Returns why the writer stopped (empty after a clean flush).
-template <class Stream>
-asio::awaitable<std::error_code> run_duplex(Stream& stream, outbox& box, asio::awaitable<void> reader,
+using outbox = basic_outbox<>;
+
+namespace detail {
+
+template <class T>
+inline constexpr bool is_awaitable = false;
+template <class T, class E>
+inline constexpr bool is_awaitable<asio::awaitable<T, E>> = true;
+
+template <class Reader, class Executor>
+asio::awaitable<void> read_then_close(Reader reader, basic_outbox<Executor>& box,
+                                      std::chrono::steady_clock::duration grace) {
+  if constexpr (is_awaitable<Reader>)
+    co_await std::move(reader);
+  else
+    co_await std::move(reader)(asio::use_awaitable);  // an error completes it as an exception
+  box.close(grace);
+}
+
+// The reader failing stops the writer; the writer failing closes the stream,
+// which ends the reader by itself (it is not cancelled mid-work).
+struct cancel_writer_if_reader_throws {
+  asio::cancellation_type_t operator()(const std::exception_ptr& e) const noexcept {
+    return e ? asio::cancellation_type::all : asio::cancellation_type::none;
+  }
+  asio::cancellation_type_t operator()(const std::error_code&) const noexcept { return asio::cancellation_type::none; }
+};
+
+template <class Stream, class Executor, class Reader>
+struct duplex_op {
+  Stream& stream;
+  basic_outbox<Executor>& box;
+  Reader reader;
+  std::chrono::steady_clock::duration grace;
+
+  template <class Self>
+  void operator()(Self& self) {
+    asio::experimental::make_parallel_group(
+        asio::co_spawn(box.get_executor(), read_then_close(std::move(reader), box, grace), asio::experimental::deferred),
+        box.async_run(stream, asio::experimental::deferred))
+        .async_wait(cancel_writer_if_reader_throws{}, std::move(self));
+  }
+  template <class Self>
+  void operator()(Self& self, std::array<std::size_t, 2>, std::exception_ptr e, std::error_code ec) {
+    self.complete(std::move(e), ec);
+  }
+};
+
+}  // namespace detail
+
+// Runs a connection's reader beside the outbox's writer until both end. When
+// the reader ends, the outbox is closed (what is queued is flushed for at most
+// `grace`); when the writer fails, the outbox closes the stream, which ends the
+// reader; when the reader throws, the writer is stopped. `reader` is an
+// asio::awaitable<void> or a deferred asynchronous operation (asio::experimental::deferred;
+// its error counts as thrown). Signature void(std::exception_ptr, std::error_code):
+// what the reader threw, and why the writer stopped (empty after a clean flush).
+// Terminal cancellation cancels both. The handler runs on its associated
+// executor, by default the outbox's, which also runs the reader.
+template <class Stream, class Executor, class Reader,
+          asio::completion_token_for<void(std::exception_ptr, std::error_code)> DuplexToken>
+auto async_run_duplex(Stream& stream, basic_outbox<Executor>& box, Reader reader,
+                      std::chrono::steady_clock::duration grace, DuplexToken&& token) {
+  return asio::async_compose<DuplexToken, void(std::exception_ptr, std::error_code)>(
+      detail::duplex_op<Stream, Executor, Reader>{stream, box, std::move(reader), grace}, token, box.get_executor());
+}
+
+template <class Stream, class Executor, class Reader,
+          asio::completion_token_for<void(std::exception_ptr, std::error_code)> DuplexToken>
+auto async_run_duplex(Stream& stream, basic_outbox<Executor>& box, Reader reader, DuplexToken&& token) {
+  return async_run_duplex(stream, box, std::move(reader), std::chrono::seconds(5),
+                          std::forward<DuplexToken>(token));
+}
+
+// async_run_duplex() for coroutines: rethrows what the reader threw, returns
+// why the writer stopped (empty after a clean flush).
+template <class Stream, class Executor>
+asio::awaitable<std::error_code> run_duplex(Stream& stream, basic_outbox<Executor>& box, asio::awaitable<void> reader,
                                             std::chrono::steady_clock::duration grace = std::chrono::seconds(5)) {
-  auto read_then_close = [](asio::awaitable<void> r, outbox& b, std::chrono::steady_clock::duration g)
-      -> asio::awaitable<void> {
-    co_await std::move(r);
-    b.close(g);
-  };
-  using namespace asio::experimental::awaitable_operators;
-  co_return co_await (read_then_close(std::move(reader), box, grace) && box.run(stream));
+  co_return co_await async_run_duplex(stream, box, std::move(reader), grace, asio::use_awaitable);
 }
 
 }  // namespace howdy

@@ -4,6 +4,8 @@
 // limited, and max_keys bounds it even under a flood of distinct keys.
 #pragma once
 
+#include <howdy/detail/string_hash.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -69,12 +71,7 @@ class rate_limiter {
     clock::time_point full_at;  // when the bucket is full again, if untouched
   };
 
-  struct string_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
-
-  using map = std::unordered_map<std::string, bucket, string_hash, std::equal_to<>>;
+  using map = std::unordered_map<std::string, bucket, detail::string_hash, std::equal_to<>>;
 
   // Soonest full first; the key's address only breaks ties.
   struct by_full_at {

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <howdy/broadcast_hub.hpp>
-#include <howdy/detail/utf8.hpp>
+#include <howdy/detail/string_hash.hpp>
 #include <howdy/error.hpp>
 #include <howdy/name_registry.hpp>
 #include <map>
@@ -33,10 +33,7 @@ struct room_options {
 };
 
 class room_directory {
-  struct string_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
+  using string_hash = detail::string_hash;
   // Only the directory makes rooms (make_shared needs a public constructor).
   class passkey {
     friend class room_directory;
@@ -128,8 +125,11 @@ class room_directory {
   // (max_rooms, or max_rooms_per_member for this user); nullptr then.
   std::shared_ptr<room> join(std::string_view room_name, std::string_view user, bool& added, std::error_code& ec) {
     added = false;
-    ec = check_room_name(room_name);
-    if (ec) return nullptr;
+    if (!options_.rules.accepts(room_name)) {
+      ec = error::name_invalid;
+      return nullptr;
+    }
+    ec.clear();
     std::lock_guard lock(mutex_);
     auto it = rooms_.find(room_name);
     if (it != rooms_.end() && it->second->has_member(user)) return it->second;
@@ -194,17 +194,6 @@ class room_directory {
   const room_options& options() const noexcept { return options_; }
 
  private:
-  // The registry's rules: length in bytes, strict UTF-8, allowed code points.
-  std::error_code check_room_name(std::string_view name) const {
-    const auto& rules = options_.rules;
-    if (name.size() < rules.min_bytes || name.size() > rules.max_bytes) return error::name_invalid;
-    for (std::size_t pos = 0; pos < name.size();) {
-      const auto cp = detail::next_code_point(name, pos);
-      if (!cp || (rules.allow && !rules.allow(*cp))) return error::name_invalid;
-    }
-    return {};
-  }
-
   const std::vector<asio::any_io_executor> partitions_;
   const room_options options_;
   mutable std::mutex mutex_;

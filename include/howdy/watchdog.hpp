@@ -1,6 +1,11 @@
 // A deadline for a connection: calls its action (typically closing the socket)
 // unless it is pushed back in time. Pushing it back is a store, not a timer
 // operation, so it can be done for every frame.
+//
+// Not an asynchronous operation but an I/O object's helper: the action runs
+// on the executor given, and the watchdog is used from there (like the
+// socket it guards; it is not thread-safe). Destroying or disarming it means
+// the action will not run; the pending timer wait holds the state weakly.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -28,7 +33,9 @@ class watchdog {
   // Fires `timeout` from now unless pushed back again; zero disarms.
   void expires_after(clock::duration timeout) {
     if (timeout <= clock::duration::zero()) return disarm();
-    state_->deadline = clock::now() + timeout;
+    const auto now = clock::now();
+    // Saturated: "never" (duration::max()) must not overflow into the past.
+    state_->deadline = timeout < clock::time_point::max() - now ? now + timeout : clock::time_point::max();
     if (!state_->armed) {
       state_->armed = true;
       wait(state_);

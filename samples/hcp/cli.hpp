@@ -2,15 +2,38 @@
 // status 2 for bad usage, --help, and numbers checked against their range.
 #pragma once
 
+#include <asio/ip/tcp.hpp>
 #include <cxxopts.hpp>
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <string_view>
 
 namespace hcp::cli {
+
+// Addresses as the programs print them, IPv6 literals in brackets (shared by
+// the server and the client; use these, don't write the brackets again):
+//   host_port_text("::1", 20002) == "[::1]:20002", host_port_text("localhost", 1) == "localhost:1".
+inline std::string host_port_text(std::string_view host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string_view::npos;
+  std::string out;
+  out.reserve(host.size() + 8);
+  if (v6) out += '[';
+  out += host;
+  if (v6) out += ']';
+  out += ':';
+  out += std::to_string(port);
+  return out;
+}
+
+// "a.b.c.d:port" or "[v6]:port".
+inline std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
+  return host_port_text(endpoint.address().to_string(), endpoint.port());
+}
 
 class parser {
  public:

@@ -1,9 +1,12 @@
 // howdy-client: the console chat client (HCP/2, or HCP/1 with --protocol hcp1).
 //
-// On a terminal it runs an ncurses UI (client_curses.hpp). Otherwise (stdin
-// not a terminal, e.g. a pipe or a file) it is a plain line-oriented program:
-// each input line is a name proposal, a command or a chat line, and each event
-// is one line on stdout, flushed at once, so scripts and tests can drive it.
+// On a terminal it runs an ncurses UI (client/tui.hpp). Otherwise (stdin
+// not a terminal, e.g. a pipe or a file) it is a plain line-oriented program
+// (client/line_mode.hpp): each input line is a name proposal, a command or a
+// chat line, and each event is one line on stdout, flushed at once, so
+// scripts and tests can drive it. This file reads the options, connects, and
+// puts the session (client/hcp2_session.hpp or client/hcp1_session.hpp)
+// together with its view and its input.
 //
 // Accounts (HCP/2): instead of a name, "/login NAME PASSWORD" or "/register
 // NAME PASSWORD". The password is the line's last word; the UI hides it as it
@@ -12,28 +15,27 @@
 // and the client never prints it. It is never taken from the command line
 // (other users can read a program's arguments).
 #include "cli.hpp"
-#include "client_curses.hpp"
-#include "client_session.hpp"
+#include "client/connection.hpp"
+#include "client/hcp1_session.hpp"
+#include "client/hcp2_session.hpp"
+#include "client/line_mode.hpp"
+#include "client/tui.hpp"
+#include "wire/common.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
-#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <cxxopts.hpp>
 
-#include <cerrno>
 #include <clocale>
 #include <cmath>
 #include <csignal>
-#include <cstdio>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <unistd.h>
 
 namespace {
@@ -80,7 +82,9 @@ settings parse_options(int argc, char** argv) {
     if (name.size() > hcp::name_field_size)
       fail("--name is " + std::to_string(name.size()) + " bytes long; names are at most " +
            std::to_string(hcp::name_field_size) + " bytes");
-    if (!hcp::is_valid_name(name)) fail("--name must be 1 to 64 bytes of UTF-8 without control characters");
+    if (!hcp::is_valid_name(name))
+      fail("--name must be 1 to " + std::to_string(hcp::name_field_size) +
+           " bytes of UTF-8 without control characters");
     s.name = std::move(name);
   }
 
@@ -97,93 +101,6 @@ std::string seconds_text(double s) {
   out << s;
   return out.str();
 }
-
-// Line mode output: each event on its own line, flushed at once so a reader
-// on the other end of a pipe sees it as it happens.
-// A line already printed cannot change: its update is printed as a new line.
-class line_view final : public view {
- public:
-  std::uint64_t show(std::string_view line) override {
-    print(line);
-    return ++lines_;
-  }
-
-  void update(std::uint64_t /*number*/, std::string_view line, bool /*notify*/) override {
-    print(line);
-    ++lines_;
-  }
-
- private:
-  static void print(std::string_view line) {
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
-  }
-
-  std::uint64_t lines_ = 0;
-};
-
-// Line mode input: a thread reads stdin with plain read(2) (works for pipes,
-// terminals and regular files alike, which an asio descriptor does not) and
-// posts each line to the io_context. The thread may still be blocked in read
-// when the client is done; it is detached, and `close()` makes sure it never
-// posts to an io_context that is gone.
-class stdin_lines : public std::enable_shared_from_this<stdin_lines> {
- public:
-  using line_handler = std::function<void(std::string)>;
-  using end_handler = std::function<void()>;
-
-  void start(asio::any_io_executor ex, line_handler on_line, end_handler on_end) {
-    // The thread blocks every signal, so SIGINT/SIGTERM reach asio's handler
-    // and never interrupt its read.
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    std::thread([self = shared_from_this(), ex, on_line, on_end] { self->read_all(ex, on_line, on_end); }).detach();
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  }
-
-  void close() {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-  }
-
- private:
-  static constexpr std::size_t max_line = 1024 * 1024;  // a longer "line" is cut (and then refused as too long)
-
-  void read_all(asio::any_io_executor ex, line_handler on_line, end_handler on_end) {
-    std::string buffer;
-    char chunk[4096];
-    for (;;) {
-      const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      buffer.append(chunk, static_cast<std::size_t>(n));
-      std::size_t start = 0;
-      for (std::size_t nl; (nl = buffer.find('\n', start)) != std::string::npos; start = nl + 1)
-        if (!deliver(ex, [on_line, l = buffer.substr(start, nl - start)]() mutable { on_line(std::move(l)); })) return;
-      buffer.erase(0, start);
-      if (buffer.size() >= max_line) {
-        if (!deliver(ex, [on_line, l = std::move(buffer)]() mutable { on_line(std::move(l)); })) return;
-        buffer.clear();
-      }
-    }
-    if (!buffer.empty())  // a last line without its newline
-      if (!deliver(ex, [on_line, l = std::move(buffer)]() mutable { on_line(std::move(l)); })) return;
-    deliver(ex, on_end);
-  }
-
-  template <class F>
-  bool deliver(const asio::any_io_executor& ex, F&& f) {
-    std::lock_guard lock(mutex_);
-    if (closed_) return false;
-    asio::post(ex, std::forward<F>(f));
-    return true;
-  }
-
-  std::mutex mutex_;
-  bool closed_ = false;
-};
 
 int run(const settings& s, bool terminal) {
   asio::io_context io;
@@ -218,7 +135,7 @@ int run(const settings& s, bool terminal) {
     }
   };
 
-  const std::string address = host_port(s.host, s.port);
+  const std::string address = hcp::cli::host_port_text(s.host, s.port);
   auto interrupt = [&] {
     guarded([&] {
       if (chat && !finished) {
@@ -259,7 +176,6 @@ int run(const settings& s, bool terminal) {
     }
 
     session_options options;
-    options.protocol = s.protocol;
     options.address = address;
     options.name = s.name;
     options.timestamps = terminal;
@@ -274,7 +190,10 @@ int run(const settings& s, bool terminal) {
     } else {
       out = std::make_unique<line_view>();
     }
-    chat = std::make_unique<session>(socket, *out, std::move(options));
+    if (s.protocol == wire::hcp2)
+      chat = std::make_unique<hcp2_session>(std::move(socket), *out, std::move(options));
+    else
+      chat = std::make_unique<hcp1_session>(std::move(socket), *out, std::move(options));
     if (!terminal) {
       input = std::make_shared<stdin_lines>();
       input->start(io.get_executor(), [&](std::string line) { guarded([&] { chat->on_line(std::move(line)); }); },

@@ -1,9 +1,10 @@
 // howdy-server: the HCP chat server (HCP/1, HCP/2 and the seed-002 text protocol on one port).
-#include "chat_server.hpp"
 #include "cli.hpp"
+#include "server/chat_server.hpp"
 
 #include <asio/signal_set.hpp>
 #include <cxxopts.hpp>
+#include <spdlog/async.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <sys/resource.h>
@@ -16,7 +17,26 @@ namespace {
 
 const hcp::cli::parser command_line("howdy-server");
 
-[[noreturn]] void fail(const std::string& message, int status = 2) { command_line.fail(message, status); }
+// The log's writing thread (see make_log); set by main.
+std::shared_ptr<spdlog::details::thread_pool>* log_threads = nullptr;
+
+[[noreturn]] void fail(const std::string& message, int status = 2) {
+  if (log_threads) log_threads->reset();  // writes what was logged before
+  command_line.fail(message, status);
+}
+
+// The log: asynchronous, so a network thread never waits for stderr. Its queue
+// is bounded and its oldest lines give way when a flood fills it, so logging
+// never blocks either; one thread writes. Destroying `threads` writes every
+// line still queued, then stops that thread.
+std::shared_ptr<spdlog::logger> make_log(const std::shared_ptr<spdlog::details::thread_pool>& threads,
+                                         spdlog::level::level_enum level) {
+  auto log = std::make_shared<spdlog::async_logger>("howdy", std::make_shared<spdlog::sinks::stderr_color_sink_mt>(),
+                                                    threads, spdlog::async_overflow_policy::overrun_oldest);
+  log->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+  log->set_level(level);
+  return log;
+}
 
 }  // namespace
 
@@ -25,7 +45,7 @@ int main(int argc, char** argv) {
   // Numbers are read as strings so that a bad value gets our own clear message.
   options.add_options()
     ("host", "address to listen on (IPv4 or IPv6)", cxxopts::value<std::string>()->default_value("127.0.0.1"))
-    ("port", "TCP port; 0 picks a free one", cxxopts::value<std::string>()->default_value("20002"))
+    ("port", "TCP port; 0 picks a free one", cxxopts::value<std::string>()->default_value(std::to_string(hcp::default_port)))
     ("threads", "network threads", cxxopts::value<std::string>()->default_value(std::to_string(std::max(1u, std::thread::hardware_concurrency()))))
     ("max-frame", "largest HCP/2 frame length / HCP/1 packet, bytes", cxxopts::value<std::string>()->default_value("65536"))
     ("max-connections", "connections beyond this are closed at once", cxxopts::value<std::string>()->default_value("10000"))
@@ -81,9 +101,12 @@ int main(int argc, char** argv) {
   howdy::server_options server_options;
   server_options.max_connections = command_line.number<std::size_t>(args, "max-connections", 1, 10'000'000);
 
-  auto log = spdlog::stderr_color_mt("howdy");
-  log->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
-  log->set_level(args.count("quiet") ? spdlog::level::warn : args.count("verbose") ? spdlog::level::debug : spdlog::level::info);
+  // Declared before everything that logs, so destroyed after it: the last
+  // lines (the shutdown messages tests read) are written before exit.
+  auto log_pool = std::make_shared<spdlog::details::thread_pool>(8192, 1);
+  log_threads = &log_pool;
+  const auto log =
+      make_log(log_pool, args.count("quiet") ? spdlog::level::warn : args.count("verbose") ? spdlog::level::debug : spdlog::level::info);
 
   // Each connection is a file descriptor: ask for what the limit allows (as Redis does).
   if (rlimit fds{}; ::getrlimit(RLIMIT_NOFILE, &fds) == 0) {
@@ -126,12 +149,11 @@ int main(int argc, char** argv) {
   });
 
   if (auto listen_ec = server.listen({address, static_cast<std::uint16_t>(port)}))
-    fail("cannot listen on " + host + ":" + std::to_string(port) + ": " + listen_ec.message(), 1);
-  const auto bound = server.local_endpoint();
-  const std::string shown = bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string();
-  std::printf("listening on %s:%u\n", shown.c_str(), static_cast<unsigned>(bound.port()));
+    fail("cannot listen on " + hcp::cli::host_port_text(host, static_cast<std::uint16_t>(port)) + ": " + listen_ec.message(), 1);
+  const auto shown = hcp::cli::endpoint_text(server.local_endpoint());
+  std::printf("listening on %s\n", shown.c_str());
   std::fflush(stdout);
-  log->info("listening on {}:{} with {} thread(s)", shown, bound.port(), threads);
+  log->info("listening on {} with {} thread(s)", shown, threads);
   server.start();
 
   pool.run();

@@ -13,6 +13,8 @@ PAUSE = 0.3   # longer than any "nothing more to read at that moment" check on l
 
 
 class Hcp1Framing(ServerTestCase):
+    # -v: one case checks the debug line that says the whole split message was forwarded.
+    server_args = ('-v',)
 
     def pair(self):
         """An HCP/1 raw sender 'Jon' and an HCP/2 receiver 'Amy'."""

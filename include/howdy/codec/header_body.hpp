@@ -5,6 +5,7 @@
 #pragma once
 
 #include <howdy/codec/delimited.hpp>
+#include <howdy/detail/ascii.hpp>
 #include <howdy/frame_codec.hpp>
 
 #include <cstddef>
@@ -17,10 +18,8 @@ namespace howdy::detail {
 
 inline bool header_name_equal(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto fold = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (fold(a[i]) != fold(b[i])) return false;
-  }
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   return true;
 }
 

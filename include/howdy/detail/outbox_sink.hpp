@@ -1,10 +1,13 @@
 // Where an outbox writes: a stream behind a small virtual interface, so the
-// outbox itself is not a template. On a TCP socket a write is one sendmsg() of
-// up to IOV_MAX buffers, tried at once; other streams use asio::async_write.
+// outbox is not a template of its stream. On a TCP socket a write is one
+// sendmsg() of up to IOV_MAX buffers, tried at once; other streams use
+// asio::async_write. Completions run on the outbox's executor.
 #pragma once
 
 #include <asio/basic_stream_socket.hpp>
+#include <asio/bind_executor.hpp>
 #include <asio/buffer.hpp>
+#include <asio/error.hpp>
 #include <asio/write.hpp>
 
 #include <sys/socket.h>
@@ -39,10 +42,10 @@ class outbox_sink {
   virtual void close() = 0;
 };
 
-template <class Stream>
+template <class Stream, class Executor>
 class stream_sink final : public outbox_sink {
  public:
-  explicit stream_sink(Stream& s) : stream_(s) {}
+  stream_sink(Stream& s, const Executor& ex) : stream_(s), ex_(ex) {}
 
   std::size_t write_now(std::span<const ::iovec> iov, std::error_code& ec) override {
     if constexpr (is_stream_socket<Stream>) {
@@ -57,7 +60,8 @@ class stream_sink final : public outbox_sink {
         const ::ssize_t n = ::sendmsg(stream_.native_handle(), &msg, MSG_NOSIGNAL);
         if (n >= 0) return static_cast<std::size_t>(n);
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) ec = std::error_code(errno, std::system_category());
+        // Asio's category, so that `ec == asio::error::broken_pipe` holds.
+        if (errno != EAGAIN && errno != EWOULDBLOCK) ec = std::error_code(errno, asio::error::get_system_category());
         return 0;
       }
     } else {
@@ -70,11 +74,12 @@ class stream_sink final : public outbox_sink {
   void async_write(std::span<const ::iovec> iov, callback done) override {
     if constexpr (is_stream_socket<Stream>) {
       (void)iov;
-      stream_.async_wait(Stream::wait_write, [done = std::move(done)](std::error_code ec) { done(ec, 0); });
+      stream_.async_wait(Stream::wait_write,
+                         asio::bind_executor(ex_, [done = std::move(done)](std::error_code ec) { done(ec, 0); }));
     } else {
       buffers_.clear();
       for (const auto& v : iov) buffers_.emplace_back(v.iov_base, v.iov_len);
-      asio::async_write(stream_, buffers_, std::move(done));
+      asio::async_write(stream_, buffers_, asio::bind_executor(ex_, std::move(done)));
     }
   }
 
@@ -87,6 +92,7 @@ class stream_sink final : public outbox_sink {
 
  private:
   Stream& stream_;
+  Executor ex_;
   std::vector<asio::const_buffer> buffers_;  // other streams: the batch being written
 };
 

@@ -1,4 +1,4 @@
-// Account passwords: libsodium's argon2id (crypto_pwhash_str), whose hash
+// server/passwords.hpp: account passwords: libsodium's argon2id (crypto_pwhash_str), whose hash
 // string carries its own salt and cost, so verifying needs nothing else.
 // Both functions are deliberately slow and memory-hungry (that is the point of
 // a password hash): call them off the network threads. Nothing here logs or

@@ -15,16 +15,22 @@
 // asio wait on a dup of fd 0), never from another thread.
 #pragma once
 
-#include "client_session.hpp"
-#include "client_text.hpp"
+#include "commands.hpp"  // password_start: a password being typed is hidden
+#include "printable.hpp"
+#include "text_width.hpp"
+#include "view.hpp"
 
+#include <asio/any_io_executor.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 #include <sys/ioctl.h>
 #include <unistd.h>
 

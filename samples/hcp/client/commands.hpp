@@ -1,0 +1,117 @@
+// howdy-client: what a typed line means, as text: "/word args", "@name text",
+// "/msg ROOM text", "/login NAME PASSWORD", and the /help page. Pure
+// functions on strings, shared by the session (which acts on the parts) and
+// the terminal UI (which hides a password being typed).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hcp::client {
+
+// "/word rest": the word and the rest with the spaces around it trimmed.
+inline std::pair<std::string_view, std::string_view> split_command(std::string_view line) {
+  const auto space = line.find(' ');
+  if (space == std::string_view::npos) return {line, {}};
+  auto rest = line.substr(space + 1);
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+  return {line.substr(0, space), rest};
+}
+
+// A room name as typed: one leading '#' is optional ("/join #general").
+inline std::string_view room_name(std::string_view typed) {
+  if (typed.starts_with('#')) typed.remove_prefix(1);
+  return typed;
+}
+
+// "NAME text" (after the '@' of a whisper, or after "/msg" for a room).
+// Names may contain spaces ("Jon Stewart"), so the longest of `known`
+// followed by a space wins; otherwise the name is the first word. The text is
+// what follows the name's space (empty if nothing does).
+struct addressed_text {
+  std::string_view target;
+  std::string_view text;
+};
+template <class Names>
+addressed_text split_addressed(std::string_view rest, const Names& known) {
+  std::string_view target;
+  for (const auto& n : known)
+    if (n.size() > target.size() && rest.size() > n.size() && rest.starts_with(n) && rest[n.size()] == ' ') target = n;
+  if (target.empty()) target = rest.substr(0, rest.find(' '));
+  const std::string_view text = rest.size() > target.size() ? rest.substr(target.size() + 1) : std::string_view{};
+  return {target, text};
+}
+
+// Splits "/login NAME PASSWORD" arguments: the password is the last word and
+// the name everything before it (names may contain spaces; passwords typed
+// this way cannot). Empty parts when the line has fewer than two words.
+struct name_and_password {
+  std::string_view name;
+  std::string_view password;
+};
+inline name_and_password split_name_password(std::string_view args) {
+  while (!args.empty() && args.front() == ' ') args.remove_prefix(1);
+  while (!args.empty() && args.back() == ' ') args.remove_suffix(1);
+  const auto space = args.rfind(' ');
+  if (space == std::string_view::npos) return {};
+  auto name = args.substr(0, space);
+  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+  return {name, args.substr(space + 1)};
+}
+
+// For "/login ..." and "/register ..." lines: where the password starts
+// (what split_name_password would take), or npos when the line is not one of
+// them or has no password yet. The UI hides these characters.
+template <class Char>
+std::size_t password_start(std::basic_string_view<Char> line) {
+  for (std::string_view command : {"/login ", "/register "}) {
+    if (line.size() < command.size()) continue;
+    bool match = true;
+    for (std::size_t i = 0; i < command.size() && match; ++i) match = line[i] == static_cast<Char>(command[i]);
+    if (!match) continue;
+    auto end = line.size();
+    while (end > command.size() && line[end - 1] == static_cast<Char>(' ')) --end;
+    std::size_t space = end;
+    while (space > command.size() && line[space - 1] != static_cast<Char>(' ')) --space;
+    // At least one word (the name) must come before the password.
+    std::size_t before = space;
+    while (before > command.size() && line[before - 1] == static_cast<Char>(' ')) --before;
+    if (space == end || before <= command.size()) return std::basic_string_view<Char>::npos;
+    return space;
+  }
+  return std::basic_string_view<Char>::npos;
+}
+
+// The /help page, one display line each; commands only HCP/2 has are marked
+// when connected over HCP/1.
+inline std::vector<std::string> help_lines(bool hcp1) {
+  const std::string only2 = hcp1 ? "  (HCP/2 only)" : "";
+  std::vector<std::string> lines{
+      "Type a line and press Enter to send it to everyone.",
+      "  @name text               whisper to one user (@All text: to everyone)",
+      "  //text                   send a line that starts with /",
+      "  /who                     show who is online",
+      "  /users                   all users: accounts online or offline, guests online" + only2,
+      "  /join ROOM               join a room (made if missing; the # is optional)" + only2,
+      "  /leave ROOM              leave a room" + only2,
+      "  /rooms                   list the rooms with their member counts" + only2,
+      "  /members ROOM            show a room's members" + only2,
+      "  /msg ROOM text           send to a room you joined" + only2,
+      "  /register NAME PASSWORD  create an account and sign in (instead of a name)" + only2,
+      "  /login NAME PASSWORD     sign in to your account (instead of a name)" + only2,
+      "  /help                    show this help",
+      "  /quit                    leave (Ctrl-C too)",
+  };
+  if (!hcp1) {
+    lines.emplace_back("Whispers are marked [sent], then [delivered] once the recipient's client has them.");
+    lines.emplace_back(
+        "PASSWORD is the last word of the line. The UI hides it; in line mode it is read from the input as typed.");
+  }
+  return lines;
+}
+
+}  // namespace hcp::client

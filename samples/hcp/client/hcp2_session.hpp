@@ -1,0 +1,431 @@
+// howdy-client: the session over HCP/2. HELLO and WELCOME, names or an
+// account (LOGIN / REGISTER), the history replayed after a sign-in, rooms,
+// and the marks on what we sent: [sent] on SENT, [delivered] on DELIVERED.
+#pragma once
+
+#include "../wire/hcp2.hpp"
+#include "hcp2_text.hpp"
+#include "session.hpp"
+
+#include <map>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+namespace hcp::client {
+
+class hcp2_session final : public session {
+ public:
+  hcp2_session(tcp::socket socket, view& out, session_options options)
+      : session(std::move(socket), out, std::move(options), wire::hcp2, {}), history_wait_(conn_.get_executor()) {}
+
+ private:
+  enum class account_action { none, login, register_ };
+
+  // A message we sent: the echo line shown for it, waiting for SENT (by
+  // client_ref) and, for a whisper, DELIVERED or NOT_DELIVERED (by id).
+  struct outgoing {
+    std::uint64_t line = 0;
+    std::string echo;    // the echo line without a mark
+    std::string target;  // the recipient or the room; empty for everyone
+    hcp2::target_kind kind = hcp2::target_kind::all;
+  };
+
+  struct shown_message {
+    std::string line;
+    std::uint64_t id = 0;
+    bool confirm = false;  // RECEIVED is owed once it is shown
+  };
+
+  static constexpr std::size_t max_tracked = 10000;        // bounds the maps below
+  static constexpr std::size_t max_history_buffer = 5000;  // history lines held before they are shown
+
+  template <class Write>
+  void send_frame(std::size_t size, Write&& write) {
+    conn_.send(size, std::forward<Write>(write));
+  }
+
+  // ---- session -------------------------------------------------------------------
+
+  void greet() override {
+    state_ = state::greeting;
+    send_frame(hcp2::hello_size(), [](auto out) { hcp2::write_hello(out); });
+    expect_answer();
+  }
+
+  asio::awaitable<void> exchange() override {
+    co_await conn_.run(
+        hcp2::stream_codec{}, options_.max_frame, [this](std::span<const std::byte> bytes) { on_frame(bytes); },
+        [this](std::error_code ec, std::exception_ptr failure) { connection_ended(ec, failure); });
+  }
+
+  void send_name(const std::string& name) override {
+    send_frame(hcp2::name_size(name), [&](auto out) { hcp2::write_name(out, name); });
+  }
+
+  void send_bye() override {
+    send_frame(hcp2::bye_size(), [](auto out) { hcp2::write_bye(out); });
+  }
+
+  void who() override {
+    send_frame(hcp2::who_size(), [](auto out) { hcp2::write_who(out); });  // USERS shows the list
+  }
+
+  bool input_held() const override { return history_pending_; }
+
+  void asking_for_name() override {
+    if (sign_in_hint_shown_) return;
+    sign_in_hint_shown_ = true;
+    say("Type a name to chat as a guest, or sign in: /login NAME PASSWORD, /register NAME PASSWORD");
+  }
+
+  void cancel_timers() override {
+    session::cancel_timers();
+    history_wait_.cancel();
+  }
+
+  // "/login NAME PASSWORD" or "/register NAME PASSWORD", typed while a name is
+  // asked for. The password is never shown or kept beyond the frame.
+  void sign_in(std::string_view word, std::string_view args) override {
+    const auto action = word == "/login" ? account_action::login : account_action::register_;
+    const auto [name, password] = split_name_password(args);
+    if (name.empty() || password.empty()) return say("Usage: " + std::string(word) + " NAME PASSWORD");
+    if (auto problem = name_problem(name); !problem.empty()) return say("Cannot sign in: " + problem);
+    if (!hcp2::is_valid_password(password))
+      return say("Cannot sign in: a password is 1 to " + std::to_string(hcp2::max_password_size) + " bytes");
+    state_ = state::name_pending;
+    signing_in_ = action;
+    view_.input_mode("");
+    if (action == account_action::login) {
+      send_frame(hcp2::login_size(name, password), [&](auto out) { hcp2::write_login(out, name, password); });
+      say("Signing in as " + std::string(name) + "...");
+    } else {
+      send_frame(hcp2::register_size(name, password), [&](auto out) { hcp2::write_register(out, name, password); });
+      say("Creating the account " + std::string(name) + "...");
+    }
+    // The server hashes the password on purpose slowly: allow it more time.
+    expect_answer(options_.answer_wait * 3);
+  }
+
+  void name_taken() override {
+    const auto action = std::exchange(signing_in_, account_action::none);
+    if (action == account_action::register_) say("Account " + my_name_ + " created");
+    if (action != account_action::none) {
+      say("Signed in as " + my_name_);
+      // The server follows with the online list, the history, then HISTORY_END.
+      begin_history(action == account_action::login);
+    }
+  }
+
+  void refused(std::string_view reason) {
+    const auto action = std::exchange(signing_in_, account_action::none);
+    name_refused(std::string(action == account_action::login       ? "Sign-in refused: "
+                             : action == account_action::register_ ? "Registration refused: "
+                                                                   : "Name refused: ") +
+                 std::string(reason));
+  }
+
+  bool other_command(std::string_view word, std::string_view args) override {
+    if (word == "/login" || word == "/register") {
+      say("You are " + my_name_ + " already: " + std::string(word) +
+          " comes instead of choosing a name (reconnect to use it)");
+    } else if (word == "/users") {
+      send_frame(hcp2::roster_request_size(), [](auto out) { hcp2::write_roster_request(out); });
+    } else if (word == "/rooms") {
+      send_frame(hcp2::rooms_request_size(), [](auto out) { hcp2::write_rooms_request(out); });
+    } else if (word == "/join" || word == "/leave" || word == "/members") {
+      const auto room = room_name(args);
+      if (!room_ok(room, std::string(word) + " ROOM")) return true;
+      if (word == "/join")
+        send_frame(hcp2::join_size(room), [&](auto out) { hcp2::write_join(out, room); });
+      else if (word == "/leave")
+        send_frame(hcp2::leave_size(room), [&](auto out) { hcp2::write_leave(out, room); });
+      else
+        send_frame(hcp2::members_request_size(room), [&](auto out) { hcp2::write_members_request(out, room); });
+    } else if (word == "/msg") {
+      room_line(args);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // "ROOM text". Room names may contain spaces: the longest joined room
+  // followed by a space wins; otherwise the room is the first word.
+  void room_line(std::string_view args) {
+    auto [room, text] = split_addressed(args.starts_with('#') ? args.substr(1) : args, my_rooms_);
+    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    if (room.empty() || text.empty()) return say("Usage: /msg ROOM text");
+    if (!room_ok(room, "/msg ROOM text")) return;
+    send_text(std::string(room), std::string(text), audience::room);
+  }
+
+  // Says why `room` cannot go on the wire (the server judges the rest).
+  bool room_ok(std::string_view room, std::string_view usage) {
+    if (room.empty()) return say("Usage: " + std::string(usage)), false;
+    if (room.size() > name_field_size)
+      return say("Room names are at most " + std::to_string(name_field_size) + " bytes"), false;
+    if (!is_valid_name(room)) return say("A room name must be valid UTF-8 without control characters"), false;
+    return true;
+  }
+
+  // SEND, echoed with a mark to come: [sent], then [delivered] for a whisper.
+  void post_text(const std::string& to, const std::string& text, audience who, const std::string& echo) override {
+    const auto kind = who == audience::all    ? hcp2::target_kind::all
+                      : who == audience::room ? hcp2::target_kind::room
+                                              : hcp2::target_kind::user;
+    const std::string_view target = who == audience::all ? std::string_view{} : std::string_view(to);
+    if (hcp2::send_size(target, text) - hcp2::length_field_size > max_frame_)
+      return say("Not sent: the text is too long (the server takes at most " +
+                 std::to_string(max_frame_ - (hcp2::send_size(target, "") - hcp2::length_field_size)) + " bytes)");
+    auto ref = ++next_ref_;
+    if (ref == 0) ref = ++next_ref_;  // 0 means "no SEND" in ERROR
+    send_frame(hcp2::send_size(target, text), [&](auto out) { hcp2::write_send(out, ref, kind, target, text); });
+    const auto line = numbered_say(echo);
+    track_send(ref, {line, printable(echo), to, kind});
+  }
+
+  // ---- frames from the server ------------------------------------------------
+
+  void on_frame(std::span<const std::byte> bytes) {
+    const auto frame = hcp2::parse(bytes);
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, hcp2::welcome>) {
+            if (state_ != state::greeting) return;
+            if (v.version != hcp2::version) {
+              say("The server speaks HCP version " + std::to_string(v.version) + ", not 2");
+              return quit(1);
+            }
+            max_frame_ = v.max_frame;
+            start_naming();
+          } else if constexpr (std::is_same_v<T, hcp2::name_ok>) {
+            name_accepted(v.value);
+          } else if constexpr (std::is_same_v<T, hcp2::name_refused>) {
+            refused(code_text(v.code, v.reason));
+          } else if constexpr (std::is_same_v<T, hcp2::users>) {
+            replace_users(v.names);
+          } else if constexpr (std::is_same_v<T, hcp2::joined>) {
+            user_joined(v.value);
+          } else if constexpr (std::is_same_v<T, hcp2::left>) {
+            user_left(v.value);
+          } else if constexpr (std::is_same_v<T, hcp2::message>) {
+            on_message(v);
+          } else if constexpr (std::is_same_v<T, hcp2::history_end>) {
+            on_history_end(v);
+          } else if constexpr (std::is_same_v<T, hcp2::sent>) {
+            on_sent(v);
+          } else if constexpr (std::is_same_v<T, hcp2::delivered>) {
+            on_delivered(v);
+          } else if constexpr (std::is_same_v<T, hcp2::not_delivered>) {
+            on_not_delivered(v);
+          } else if constexpr (std::is_same_v<T, hcp2::error>) {
+            on_error(v);
+          } else if constexpr (std::is_same_v<T, hcp2::roster>) {
+            say("Users (" + std::to_string(v.entries.size()) + "): " + roster_text(v.entries));
+          } else if constexpr (std::is_same_v<T, hcp2::room_list>) {
+            say(room_list_text(v));
+          } else if constexpr (std::is_same_v<T, hcp2::room_members>) {
+            say(room_members_text(v));
+          } else if constexpr (std::is_same_v<T, hcp2::room_joined>) {
+            on_room_event(v.room, v.user, true);
+          } else if constexpr (std::is_same_v<T, hcp2::room_left>) {
+            on_room_event(v.room, v.user, false);
+          } else if constexpr (std::is_same_v<T, hcp2::dropped>) {
+            say("(the server dropped " + std::to_string(v.count) + " message(s): this client was reading too slowly)");
+          } else if constexpr (std::is_same_v<T, hcp2::parse_error>) {
+            // Unknown types are room to grow and are skipped, as the spec says.
+            if (v.code == hcp2::errc::malformed_frame)
+              say("error: malformed frame (type " + std::to_string(v.type) + ") from the server, ignored");
+          }
+          // PONG needs nothing; client frame types from a server are ignored.
+        },
+        frame);
+  }
+
+  void on_room_event(std::string_view room, std::string_view user, bool joined) {
+    if (user == my_name_) {
+      if (joined)
+        my_rooms_.emplace(room);
+      else
+        my_rooms_.erase(std::string(room));
+      say((joined ? "You joined #" : "You left #") + std::string(room));
+      return;
+    }
+    say("[#" + std::string(room) + "] " + std::string(user) + (joined ? " joined" : " left"));
+  }
+
+  // ---- messages and history ----------------------------------------------------
+
+  void on_message(const hcp2::message& v) {
+    const bool confirm = v.kind == hcp2::target_kind::user || v.kind == hcp2::target_kind::room;
+    if (history_pending_) {
+      // Everything before HISTORY_END is the replay: shown under its header.
+      history_activity_ = std::chrono::steady_clock::now();
+      history_.push_back({clock_time(v.timestamp_us, true) + " " + message_text(v), v.id, confirm});
+      if (history_.size() >= max_history_buffer) flush_history();
+      return;
+    }
+    say(options_.timestamps ? clock_time(v.timestamp_us) + " " + message_text(v) : message_text(v));
+    if (confirm) confirm_message(v.id);
+  }
+
+  // RECEIVED: the sender's receipt, and this account's history cursor.
+  void confirm_message(std::uint64_t id) {
+    if (closing_) return;
+    send_frame(hcp2::received_size(), [&](auto out) { hcp2::write_received(out, id); });
+  }
+
+  void begin_history(bool after_login) {
+    history_pending_ = true;
+    history_after_login_ = after_login;
+    history_shown_ = 0;
+    history_after_ = 0;
+    history_.clear();
+    history_activity_ = std::chrono::steady_clock::now();
+    watch_history();
+  }
+
+  // A server that never ends the history must not hold typed lines back for
+  // ever: after answer_wait without a history frame, the client goes on.
+  void watch_history() {
+    history_wait_.expires_at(history_activity_ + options_.answer_wait);
+    history_wait_.async_wait([this](std::error_code ec) {
+      if (ec || closing_ || !history_pending_) return;
+      if (std::chrono::steady_clock::now() < history_activity_ + options_.answer_wait) return watch_history();
+      flush_history();
+      say("history: the server did not finish the history; going on without it");
+      end_history();
+    });
+  }
+
+  void flush_history() {
+    if (history_.empty()) return;
+    const auto n = history_.size();
+    say("history: " + std::to_string(n) + (history_shown_ ? " more" : "") + (n == 1 ? " message" : " messages"));
+    for (auto& m : history_) {
+      say(std::move(m.line));
+      if (m.confirm) confirm_message(m.id);
+    }
+    history_shown_ += n;
+    history_.clear();
+  }
+
+  void on_history_end(const hcp2::history_end& v) {
+    if (!history_pending_) return;  // not asked for
+    history_activity_ = std::chrono::steady_clock::now();
+    flush_history();
+    if (v.more) {
+      // The next page; a server whose cursor does not move is not followed.
+      if (v.last_id > history_after_) {
+        history_after_ = v.last_id;
+        send_frame(hcp2::history_request_size(), [&](auto out) { hcp2::write_history_request(out, v.last_id); });
+        return;
+      }
+      say("history: the server offered more but gave no position to continue from; stopping here");
+    }
+    if (history_shown_ == 0 && history_after_login_) say("history: no new messages");
+    end_history();
+  }
+
+  void end_history() {
+    history_pending_ = false;
+    history_wait_.cancel();
+    take_input();
+  }
+
+  // ---- marks on what we sent -----------------------------------------------------
+
+  void track_send(std::uint32_t ref, outgoing o) {
+    if (unsent_.size() >= max_tracked) unsent_.erase(unsent_.begin());
+    unsent_.emplace(ref, std::move(o));
+  }
+
+  void mark(const outgoing& o, std::string_view what, bool notify) {
+    view_.update(o.line, printable(o.echo + " [" + std::string(what) + "]"), notify);
+  }
+
+  void on_sent(const hcp2::sent& v) {
+    auto it = unsent_.find(v.client_ref);
+    if (it == unsent_.end()) return;
+    auto o = std::move(it->second);
+    unsent_.erase(it);
+    if (o.kind == hcp2::target_kind::room) {
+      mark(o, "sent", false);  // stored, when the server keeps history, and passed to the room
+    } else if (o.kind == hcp2::target_kind::user) {
+      if (auto early = early_delivered_.find(v.id); early != early_delivered_.end()) {
+        early_delivered_.erase(early);
+        mark(o, "delivered", false);
+      } else {
+        mark(o, "sent", false);
+        if (undelivered_.size() >= max_tracked) undelivered_.erase(undelivered_.begin());
+        undelivered_.emplace(v.id, std::move(o));
+      }
+    }
+    // (To everyone: no mark, as before; there is no receipt to wait for.)
+    if (unsent_.empty()) settle_early_receipts();
+  }
+
+  // DELIVERED for an id not known yet: its SENT may still be on the way, or
+  // it is for a whisper sent in an earlier session (the recipient was offline).
+  void on_delivered(const hcp2::delivered& v) {
+    if (auto it = undelivered_.find(v.id); it != undelivered_.end()) {
+      mark(it->second, "delivered", false);
+      undelivered_.erase(it);
+      return;
+    }
+    if (!unsent_.empty() && early_delivered_.size() < max_tracked) {
+      early_delivered_.emplace(v.id, std::string(v.recipient));
+      return;
+    }
+    say("Delivered to " + std::string(v.recipient) + ": a whisper you sent earlier");
+  }
+
+  void settle_early_receipts() {
+    for (auto& [id, recipient] : early_delivered_) say("Delivered to " + recipient + ": a whisper you sent earlier");
+    early_delivered_.clear();
+  }
+
+  void on_not_delivered(const hcp2::not_delivered& v) {
+    auto why = code_text(v.code, {});
+    if (why.starts_with("not delivered: ")) why.erase(0, 15);
+    if (auto it = undelivered_.find(v.id); it != undelivered_.end()) {
+      mark(it->second, "NOT DELIVERED: " + why, true);
+      undelivered_.erase(it);
+      return;
+    }
+    say("Not delivered to " + std::string(v.recipient) + ": " + why);
+  }
+
+  void on_error(const hcp2::error& v) {
+    const auto why = code_text(v.code, v.text);
+    if (v.client_ref != 0)
+      if (auto it = unsent_.find(v.client_ref); it != unsent_.end()) {
+        mark(it->second, "NOT SENT: " + why + " (error " + std::to_string(v.code) + ")", true);
+        unsent_.erase(it);
+        if (unsent_.empty()) settle_early_receipts();
+        return;
+      }
+    say("error " + std::to_string(v.code) + ": " + why);
+  }
+
+  std::uint32_t max_frame_ = hcp2::default_max_frame;  // the server's, from WELCOME
+  account_action signing_in_ = account_action::none;   // a LOGIN or REGISTER is out
+  bool sign_in_hint_shown_ = false;
+  std::uint32_t next_ref_ = 0;
+  std::map<std::uint32_t, outgoing> unsent_;              // by client_ref, until SENT or ERROR
+  std::map<std::uint64_t, outgoing> undelivered_;         // whispers by id, until DELIVERED or NOT_DELIVERED
+  std::map<std::uint64_t, std::string> early_delivered_;  // id -> recipient: DELIVERED before its SENT
+  std::set<std::string, std::less<>> my_rooms_;           // rooms joined in this session
+  // History replayed after a sign-in: MESSAGE frames before HISTORY_END.
+  asio::steady_timer history_wait_;
+  bool history_pending_ = false;
+  bool history_after_login_ = false;
+  std::vector<shown_message> history_;
+  std::size_t history_shown_ = 0;
+  std::uint64_t history_after_ = 0;  // the last HISTORY after_id asked for
+  std::chrono::steady_clock::time_point history_activity_;
+};
+
+}  // namespace hcp::client

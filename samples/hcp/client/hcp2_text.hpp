@@ -1,0 +1,88 @@
+// howdy-client: HCP/2 frames as the display lines the client shows for them
+// (messages, rosters, room lists, error codes, server times). Pure functions:
+// the session decides when a line is shown.
+#pragma once
+
+#include "../wire/hcp2.hpp"
+
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hcp::client {
+
+// A server timestamp (microseconds since the Unix epoch) as local "HH:MM:SS",
+// or "YYYY-MM-DD HH:MM:SS" when `with_date_if_old` and it is not from today
+// (history can be days old; a bare time would mislead).
+inline std::string clock_time(std::uint64_t timestamp_us, bool with_date_if_old = false) {
+  const auto t = static_cast<std::time_t>(timestamp_us / 1000000);
+  std::tm when{};
+  if (!::localtime_r(&t, &when)) return "??:??:??";
+  bool today = true;
+  if (with_date_if_old) {
+    const std::time_t now_t = std::time(nullptr);
+    std::tm now{};
+    today = ::localtime_r(&now_t, &now) && now.tm_year == when.tm_year && now.tm_yday == when.tm_yday;
+  }
+  char out[32];
+  const auto n = std::strftime(out, sizeof out, today ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &when);
+  return n ? std::string(out, n) : std::string("??:??:??");
+}
+
+// What an error code means: the server's text if it sent one, else ours.
+inline std::string code_text(std::uint16_t code, std::string_view text) {
+  if (!text.empty()) return std::string(text);
+  if (code >= 100 && code <= 125) return std::string(hcp2::describe(static_cast<hcp2::errc>(code)));
+  return "error " + std::to_string(code);
+}
+
+// "Amy says: hi", "Amy whispers to you: hi", "[#room] Amy: hi".
+inline std::string message_text(const hcp2::message& v) {
+  const std::string sender(v.sender);
+  switch (v.kind) {
+    case hcp2::target_kind::all:
+      return sender + " says: " + std::string(v.text);
+    case hcp2::target_kind::user:
+      return sender + " whispers to you: " + std::string(v.text);
+    case hcp2::target_kind::room:
+      return "[#" + std::string(v.target) + "] " + sender + ": " + std::string(v.text);
+  }
+  return sender + ": " + std::string(v.text);
+}
+
+// "Amy (online), Bob (offline), Cy (guest)".
+inline std::string roster_text(const std::vector<hcp2::roster_entry>& entries) {
+  std::string out;
+  for (const auto& e : entries) {
+    const bool online = e.status & hcp2::status_online;
+    const bool account = e.status & hcp2::status_registered;
+    if (!out.empty()) out += ", ";
+    out += std::string(e.name) + (account  ? (online ? " (online)" : " (offline)")
+                                  : online ? " (guest)"
+                                           : " (guest, offline)");
+  }
+  return out;
+}
+
+// "Rooms (2): #a (1 member), #b (3 members)", or "Rooms: none".
+inline std::string room_list_text(const hcp2::room_list& v) {
+  if (v.rooms.empty()) return "Rooms: none";
+  std::string line = "Rooms (" + std::to_string(v.rooms.size()) + "): ";
+  bool first = true;
+  for (const auto& r : v.rooms) {
+    if (!first) line += ", ";
+    first = false;
+    line += "#" + std::string(r.room) + " (" + std::to_string(r.members) + (r.members == 1 ? " member)" : " members)");
+  }
+  return line;
+}
+
+inline std::string room_members_text(const hcp2::room_members& v) {
+  if (v.members.empty()) return "#" + std::string(v.room) + " has no members (there is no such room)";
+  return "Members of #" + std::string(v.room) + " (" + std::to_string(v.members.size()) +
+         "): " + roster_text(v.members);
+}
+
+}  // namespace hcp::client

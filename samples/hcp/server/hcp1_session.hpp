@@ -1,0 +1,105 @@
+// server/hcp1_session.hpp: one HCP/1 connection (the original protocol):
+// a name proposal, answered by ack or nak, then messages to "All" or to one
+// user. HCP/1 has no accounts, receipts or rooms; its clients get the whole
+// user list whenever it changes (presence.hpp).
+#pragma once
+
+#include "session.hpp"
+
+#include <howdy.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+namespace hcp {
+
+inline asio::awaitable<void> hcp1_session(services& sv, socket_type& socket, std::string& who,
+                                          std::shared_ptr<howdy::outbox> box) {
+  howdy::framed_reader reader(socket, hcp1::stream_codec{}, {.max_frame_size = sv.config.max_frame});
+  registry::lease name;
+  howdy::broadcast_hub::subscription subscription;
+  auto deadline = session_deadline(sv, socket, who, nullptr);  // HCP/1 has no way to say why
+
+  for (;;) {
+    auto [ec, f] = co_await reader.next();
+    if (ec) {
+      log_read_end(sv, name ? name.name() : who, ec);
+      break;
+    }
+    if (name) deadline.expires_after(sv.config.idle_timeout);
+    const auto type = static_cast<hcp1::type>(f.bytes[0]);
+
+    if (type == hcp1::type::proposal) {
+      const auto packet = hcp1::parse_name_packet(f.bytes);
+      const auto field = packet->name;
+      sv.log.info("a username is received from {}: {}", who, field.name);
+      // A nak echoes the proposed field, as the original server does.
+      auto nak = [&] {
+        box->push(howdy::shared_buffer::make(hcp1::nak_size(), [&](std::span<std::byte> out) {
+          std::copy(f.bytes.begin(), f.bytes.end(), out.begin());
+          out[0] = std::byte(hcp1::type::nak);
+        }));
+      };
+      if (name) {
+        sv.log.info("{} already has a name; refusing {}", name.name(), field.name);
+        nak();
+        continue;
+      }
+      std::error_code claim_ec;
+      if (!field.valid) {
+        claim_ec = howdy::error::name_invalid;
+      } else if (sv.config.auth == auth_mode::required) {
+        claim_ec = howdy::error::name_held;  // HCP/1 has no way to sign in
+      } else {
+        subscription = sv.online.hcp1_hub().subscribe(*box);
+        name = sv.online.names().claim(field.name, peer::make(box, wire::hcp1), claim_ec);
+      }
+      if (claim_ec) {
+        subscription.reset();
+        sv.log.info("username rejected ({}): {}", claim_ec.message(), field.name);
+        nak();
+        continue;
+      }
+      // The ack goes out now; the list update the claim published follows it.
+      box->push(frame(hcp1::ack_size(), [&](auto out) { hcp1::write_ack(out, name.name()); }));
+      who = name.name();
+      sv.log.info("username accepted: {}; sending the ack and the user list", who);
+      deadline.expires_after(sv.config.idle_timeout);
+      continue;
+    }
+
+    if (type == hcp1::type::message) {
+      const auto m = hcp1::parse_message(f.bytes);
+      if (!name) {
+        sv.log.warn("{}: message from a connection without a name: not delivered", who);
+        continue;
+      }
+      if (!m || m->sender != name.name()) {
+        sv.log.warn("{}: message with sender '{}' is not that connection's name: not delivered", who,
+                    m ? m->sender : std::string_view{});
+        continue;
+      }
+      if (m->receiver == reserved_names[0]) {
+        sv.messages.to_all(name.name(), box.get(), m->text);
+      } else if (!sv.messages
+                      .whisper(name.name(), m->receiver, m->text, {}, wire::hcp1, box->get_executor(),
+                               [](std::error_code, std::uint64_t, bool) {})
+                      .known) {
+        sv.log.info("{}: invalid receiver name '{}': not delivered", who, m->receiver);
+      }
+      continue;
+    }
+    // Types 2-4 are the server's: discarded, as the original server does.
+    sv.log.debug("{}: discarding a packet of type {}", who, static_cast<int>(type));
+  }
+
+  subscription.reset();
+  if (name) {
+    const std::string left = name.name();
+    name.release();
+    log_offline(sv, left);
+  }
+}
+
+}  // namespace hcp
