@@ -387,6 +387,29 @@ void bm_hub_drop_oldest(benchmark::State& state) {
   set_delivery_counters(state, n);
 }
 
+// publish_state into subscribers that do not read: every state after the
+// first replaces the queued one in place, so each outbox holds one frame, and
+// the cost per delivery is that of hub/queue's push, without the growth.
+void bm_hub_state(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  howdy::outbox_options options;
+  options.max_bytes = 4 * hub_frame_size;  // a backlog would fail at once
+  hub_fixture fx;
+  fx.join(n, options);
+  const auto frame = hub_frame();
+  fx.hub.publish(frame);  // an ordinary frame ahead of the state
+  for (auto _ : state) {
+    fx.hub.publish_state(1, frame);
+    fx.io.poll();
+  }
+  for (auto& box : fx.boxes)
+    if (box->queued_frames() != 2 || box->error()) {
+      state.SkipWithError("a state was queued instead of replaced");
+      break;
+    }
+  set_delivery_counters(state, n);
+}
+
 void bm_hub_write(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto batch = static_cast<std::size_t>(state.range(1));
@@ -464,6 +487,7 @@ int main(int argc, char** argv) {
   for (long n : {10, 100, 1000, 10000}) {
     benchmark::RegisterBenchmark("hub/queue", bm_hub_queue)->Arg(n);
     benchmark::RegisterBenchmark("hub/drop_oldest", bm_hub_drop_oldest)->Arg(n);
+    benchmark::RegisterBenchmark("hub/state", bm_hub_state)->Arg(n);
   }
   for (long n : {10, 100, 1000, 10000})
     for (long batch : {1, 16}) benchmark::RegisterBenchmark("hub/write", bm_hub_write)->Args({n, batch});

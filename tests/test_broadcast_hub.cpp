@@ -1096,3 +1096,210 @@ BOOST_AUTO_TEST_CASE(subscriber_gets_only_what_is_published_after_it_subscribed)
   BOOST_TEST(early->queued_frames() == 2u);
   BOOST_TEST(late->queued_frames() == 1u);
 }
+
+// --- state frames (push_state / publish_state) and write boundaries ----------
+// Frames: publisher 0 ordinary, 1 and 3 states under keys 7 and 8, 4 `ahead`.
+
+BOOST_AUTO_TEST_SUITE(state_frames)
+
+BOOST_AUTO_TEST_CASE(a_newer_state_replaces_the_queued_one_in_place) {
+  recorded_outbox t;
+  BOOST_TEST_REQUIRE(t.box->push(message(0, 0)));
+  BOOST_TEST_REQUIRE(t.box->push_state(7, message(1, 0)));
+  BOOST_TEST_REQUIRE(t.box->push(message(0, 1)));
+  BOOST_TEST_REQUIRE(t.box->push_state(8, message(3, 0)));
+  BOOST_TEST_REQUIRE(t.box->push_state(7, message(1, 1, 150)));  // replaces 1.0, keeps its place
+  BOOST_TEST_REQUIRE(t.box->push(message(0, 2)));
+  BOOST_TEST_REQUIRE(t.box->push_state(7, message(1, 2)));
+  BOOST_TEST(t.box->queued_frames() == 5u);
+  BOOST_TEST(t.box->queued_bytes() == 500u);
+  t.start();
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0", "1.2", "0.1", "3.0", "0.2"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(t.box->queued_bytes() == 0u);
+  // Once sent, the next state is queued at the end like any frame.
+  t.box->push(message(0, 3));
+  t.box->push_state(7, message(1, 3));
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()).back() == "1.3");
+  t.box->close();
+  BOOST_TEST_REQUIRE(run_until(t.ctx, [&] { return t.result.has_value(); }));
+  BOOST_TEST(!*t.result);
+}
+
+BOOST_AUTO_TEST_CASE(a_state_being_written_is_not_replaced) {
+  recorded_outbox t;
+  t.box->push_state(7, message(1, 0));
+  t.start();
+  while (t.out.writes().empty() && t.ctx.poll_one() > 0) {
+  }
+  BOOST_TEST_REQUIRE(t.out.writes().size() == 1u);  // 1.0 is in flight
+  t.box->push_state(7, message(1, 1));              // queued behind it
+  t.box->push(message(0, 0));
+  t.box->push_state(7, message(1, 2));  // replaces 1.1, ahead of 0.0
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"1.0", "1.2", "0.0"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(states_with_hold_and_release) {
+  recorded_outbox t;
+  t.box->push_state(7, message(1, 0));
+  t.box->hold();
+  t.box->push(message(2, 0));
+  t.box->push_state(7, message(1, 1));  // replaces 1.0, which was queued before the hold
+  t.box->push_state(8, message(3, 0));  // held
+  t.box->release({message(4, 0)});      // 4.0 goes before the held frames
+  t.box->push_state(8, message(3, 1));  // replaces 3.0 where release() put it
+  t.box->push(message(0, 0));
+  t.start();
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"1.1", "4.0", "2.0", "3.1", "0.0"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(drop_oldest_drops_a_state_like_any_frame) {
+  howdy::outbox_options o;
+  o.max_bytes = 300;
+  o.policy = howdy::overflow_policy::drop_oldest;
+  o.drop_notice = drop_notice;
+  o.max_batch = 1;
+  recorded_outbox t(o);
+  t.box->push_state(7, message(1, 0));
+  t.box->push(message(0, 0));
+  t.box->push(message(0, 1));
+  t.box->push(message(0, 2));           // drops 1.0
+  t.box->push_state(7, message(1, 1));  // 1.0 is gone: queued at the end (drops 0.0)
+  BOOST_TEST(t.box->dropped_frames() == 2u);
+  t.box->push_state(7, message(1, 2));  // replaces 1.1 in place: nothing more dropped
+  BOOST_TEST(t.box->dropped_frames() == 2u);
+  t.start();
+  // The notice goes in front of the queue, in a write of its own (max_batch 1
+  // below): positions must stay right, so 1.3 replaces 1.2, not 0.2.
+  while (t.out.writes().empty() && t.ctx.poll_one() > 0) {
+  }
+  BOOST_TEST_REQUIRE(t.out.writes().size() == 1u);
+  t.box->push_state(7, message(1, 3, 80));  // the notice counts: 80 bytes still fit
+  t.settle();
+  BOOST_TEST(t.box->dropped_frames() == 2u);
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"D2", "0.1", "0.2", "1.3"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_replacement_over_the_limit_disconnects) {
+  howdy::outbox_options o;
+  o.max_bytes = 300;
+  recorded_outbox t(o);
+  BOOST_TEST_REQUIRE(t.box->push_state(7, message(1, 0)));
+  BOOST_TEST_REQUIRE(t.box->push(message(0, 0)));
+  BOOST_TEST_REQUIRE(t.box->push_state(7, message(1, 1, 200)));  // 300 in all: fits
+  BOOST_TEST(t.box->queued_bytes() == 300u);
+  BOOST_TEST(!t.box->push_state(7, message(1, 2, 250)));
+  BOOST_TEST(t.box->error() == howdy::error::slow_consumer);
+  BOOST_TEST(!t.box->push_state(7, message(1, 3)));
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_reader_gets_the_latest_state_not_a_backlog) {
+  asio::io_context ctx(1);
+  tcp::acceptor acceptor(ctx, loopback());
+  tcp::socket client(ctx), server(ctx);
+  connect_stallable_pair(acceptor, client, server);
+  howdy::outbox_options opts;
+  opts.max_bytes = 64 * 1024;  // far less than the states pushed in all
+  auto box = std::make_shared<howdy::outbox>(ctx.get_executor(), opts);
+  std::optional<std::error_code> result;
+  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> { result = co_await box->run(server); }, asio::detached);
+  constexpr std::uint64_t states = 2000;
+  for (std::uint64_t i = 0; i < states; ++i) {
+    BOOST_TEST_REQUIRE(box->push_state(7, message(1, i, 8 * 1024)), "state " << i);
+    ctx.poll();
+    BOOST_TEST_REQUIRE(box->queued_bytes() <= opts.max_bytes);
+  }
+  BOOST_TEST(!box->error());
+  std::vector<parsed> frames;
+  bool read = false;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        howdy::framed_reader reader(client, howdy::codec::u32_length_prefixed{});
+        for (;;) {
+          auto [ec, f] = co_await reader.async_next(as_tuple_awaitable);
+          if (ec) break;
+          frames.push_back(parse(f.payload));
+          if (frames.back().value == states - 1) break;
+        }
+        read = true;
+      },
+      asio::detached);
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return read; }));
+  BOOST_TEST_REQUIRE(!frames.empty());
+  BOOST_TEST(frames.back().value == states - 1);  // the latest arrived
+  BOOST_TEST(frames.size() < states / 2);         // and most stale ones never went out
+  for (std::size_t i = 1; i < frames.size(); ++i) BOOST_TEST_REQUIRE(frames[i].value > frames[i - 1].value);
+  box->close();
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return result.has_value(); }));
+  BOOST_TEST(!*result);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_boundary_ends_the_gather_write) {
+  recorded_outbox t;
+  t.box->push(message(0, 0));
+  t.box->push(message(0, 1), howdy::write_boundary::after);
+  t.box->push(message(0, 2));
+  t.box->push(message(0, 3), howdy::write_boundary::none);
+  t.start();
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0", "0.1", "0.2", "0.3"}),
+             boost::test_tools::per_element());
+  BOOST_TEST_REQUIRE(t.out.writes().size() == 2u);
+  BOOST_TEST(t.out.writes()[0].size() == 2u);
+  BOOST_TEST(t.out.writes()[1].size() == 2u);
+  // Two boundaries in a row: one frame per write.
+  t.box->push(message(0, 4), howdy::write_boundary::after);
+  t.box->push(message(0, 5), howdy::write_boundary::after);
+  t.box->push(message(0, 6));
+  t.settle();
+  BOOST_TEST_REQUIRE(t.out.writes().size() == 5u);
+  BOOST_TEST(t.out.writes()[2].size() == 1u);
+  BOOST_TEST(t.out.writes()[3].size() == 1u);
+  BOOST_TEST(t.out.writes()[4].size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(publish_state_through_partitions) {
+  asio::io_context ctx(1);
+  auto a = asio::make_strand(ctx), b = asio::make_strand(ctx);
+  howdy::broadcast_hub hub({a, b});
+  std::vector<std::shared_ptr<howdy::outbox>> boxes;
+  std::vector<howdy::broadcast_hub::subscription> subs;
+  for (auto ex : {a, b, a, b}) {
+    boxes.push_back(std::make_shared<howdy::outbox>(asio::any_io_executor(ex)));
+    subs.push_back(hub.subscribe(*boxes.back()));
+  }
+  hub.publish(message(0, 0));
+  hub.publish_state(7, message(1, 0));
+  hub.publish(message(0, 1));
+  hub.publish_state(7, message(1, 1));
+  hub.publish_state(7, message(1, 2), boxes[1].get());  // boxes[1] keeps 1.1
+  ctx.poll();
+  std::vector<std::unique_ptr<howdy_test::recording_stream>> outs;
+  std::vector<std::optional<std::error_code>> results(boxes.size());
+  for (std::size_t i = 0; i < boxes.size(); ++i) {
+    BOOST_TEST(boxes[i]->queued_frames() == 3u);
+    outs.push_back(std::make_unique<howdy_test::recording_stream>(boxes[i]->get_executor()));
+    boxes[i]->async_run(*outs.back(), [&, i](std::error_code ec) { results[i] = ec; });
+    boxes[i]->close();
+  }
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] {
+    for (auto& r : results)
+      if (!r) return false;
+    return true;
+  }));
+  for (std::size_t i = 0; i < boxes.size(); ++i) {
+    const std::vector<std::string> want = {"0.0", i == 1 ? "1.1" : "1.2", "0.1"};
+    BOOST_TEST(labels(outs[i]->bytes()) == want, boost::test_tools::per_element());
+    BOOST_TEST(!*results[i]);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -5,7 +5,9 @@
 // writes, and the publisher never waits for a subscriber. A subscriber gets
 // exactly the frames published after its subscribe() returned, even those whose
 // hand-off reaches its partition later; so "subscribe, then read what was
-// stored up to now" misses nothing and gets nothing twice.
+// stored up to now" misses nothing and gets nothing twice. publish_state()
+// delivers the latest state under a key (outbox.hpp: a slow subscriber gets
+// the newest, never a backlog of stale ones).
 #pragma once
 
 #include <howdy/outbox.hpp>
@@ -79,6 +81,22 @@ class broadcast_hub {
   // Delivers `frame` to every subscriber but `except`. Thread-safe; never
   // waits. Frames from one publisher reach every subscriber in publish order.
   void publish(shared_buffer frame, const outbox* except = nullptr) {
+    deliver(std::move(frame), except, [](outbox& box, const shared_buffer& f) { box.push(f); });
+  }
+
+  // Delivers `frame` as the latest state under `key` (outbox::push_state): a
+  // subscriber that has not yet been sent the previous state under `key` gets
+  // only this one, in the previous one's place. Otherwise as publish().
+  void publish_state(state_key key, shared_buffer frame, const outbox* except = nullptr) {
+    deliver(std::move(frame), except, [key](outbox& box, const shared_buffer& f) { box.push_state(key, f); });
+  }
+
+  std::size_t subscriber_count() const noexcept { return subscribers_.load(std::memory_order_relaxed); }
+  std::size_t partition_count() const noexcept { return partitions_.size(); }
+
+ private:
+  template <class Push>
+  void deliver(shared_buffer frame, const outbox* except, Push push) {
     if (subscriber_count() == 0) return;
     // Publishes are numbered; a slot subscribed after this number was taken
     // (by a publish that happened before its subscribe) skips it. One atomic
@@ -87,17 +105,13 @@ class broadcast_hub {
     for (auto& part : partitions_) {
       // The handler shares the partition: a hub may be destroyed (a room
       // emptied) while its deliveries are still queued.
-      asio::post(part->ex, [p = part, frame, except, number] {
+      asio::post(part->ex, [p = part, frame, except, number, push] {
         for (slot* s : p->members)
-          if (s->since < number && s->box != except) s->box->push(frame);
+          if (s->since < number && s->box != except) push(*s->box, frame);
       });
     }
   }
 
-  std::size_t subscriber_count() const noexcept { return subscribers_.load(std::memory_order_relaxed); }
-  std::size_t partition_count() const noexcept { return partitions_.size(); }
-
- private:
   struct slot {
     broadcast_hub* hub;
     outbox* box;

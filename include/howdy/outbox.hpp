@@ -9,6 +9,20 @@
 //   box->async_run(socket, [](std::error_code ec) { ... });  // the writer
 //   box->push(frame);                                         // from the socket's executor
 //   box->post(frame);                                         // from anywhere
+//   box->push_state(key, frame);                              // the latest state under `key`
+//
+// State frames (conflation, as a "last value" queue): a frame pushed with
+// push_state(key, ...) is the latest state under `key` (say, a user list).
+// The outbox keeps at most one unsent frame per key: a newer one replaces the
+// queued one in place, taking its position among ordinary frames (the
+// position of the oldest unsent state of that key). A state already handed to
+// a write is not replaced; the newer one is then queued at the end. Ordinary
+// frames are never dropped or reordered by this. So a fast reader gets every
+// state, and a slow one the latest as fast as it reads, never a backlog.
+//
+// Write boundaries: push(frame, write_boundary::after) makes that frame the
+// last of its gather write; what is queued after it goes in a later write
+// system call (for peers that read one message per recv()).
 //
 // In a coroutine, `co_await box->run(socket)` is the same writer, and
 // run_duplex() runs it beside the connection's reader.
@@ -45,6 +59,15 @@
 #include <vector>
 
 namespace howdy {
+
+// Names a state frame's kind for push_state(): chosen by the application.
+using state_key = std::uint32_t;
+
+// Where a gather write may end; see push(frame, write_boundary).
+enum class write_boundary {
+  none,   // the frame may share its write with the frames queued after it
+  after,  // the frame ends its write: what follows goes in a later one
+};
 
 enum class overflow_policy {
   disconnect,   // cut the subscriber off: run() ends with error::slow_consumer
@@ -100,6 +123,32 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
     return true;
   }
 
+  // push(), and with write_boundary::after the frame is the last one of the
+  // gather write that carries it.
+  bool push(shared_buffer frame, write_boundary boundary) {
+    if (!push(std::move(frame))) return false;
+    if (boundary == write_boundary::after) boundaries_.push_back(position_of(queue_.size() - 1));
+    return true;
+  }
+
+  // Queues `frame` as the latest state under `key`: it replaces, in place, an
+  // unsent frame of that key still queued, or else is queued at the end like
+  // push(). The limits apply to the bytes it adds. Call on the outbox's
+  // executor; false when closed or failed, like push().
+  bool push_state(state_key key, shared_buffer frame) {
+    if (closed_ || error_) return false;
+    for (auto& s : states_) {
+      if (s.key != key) continue;
+      if (const auto i = index_of(s.position); i >= in_flight_ && i < queue_.size()) return replace(s, i, std::move(frame));
+      if (!push(std::move(frame))) return false;
+      s.position = position_of(queue_.size() - 1);
+      return true;
+    }
+    if (!push(std::move(frame))) return false;
+    states_.push_back({key, position_of(queue_.size() - 1)});
+    return true;
+  }
+
   // Frames pushed from now on are queued (within the limits, as usual) but not
   // written until release(); those pushed before still go out. Say, while a
   // session fetches stored history that must reach its client before live
@@ -122,6 +171,7 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
       // and queue them again after `ahead`, so the policy sees the new order.
       std::vector<shared_buffer> held;
       held.reserve(held_count_);
+      const std::uint64_t first_held = position_of(queue_.size() - held_count_);
       for (std::size_t i = queue_.size() - held_count_; i < queue_.size(); ++i) {
         queued_bytes_ -= queue_[i].size();
         held.push_back(std::move(queue_[i]));
@@ -130,6 +180,13 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
       held_count_ = 0;
       for (auto& f : ahead)
         if (!enqueue(std::move(f))) return;
+      // The held frames move back by what went ahead: so do the marks on them.
+      const std::uint64_t moved = position_of(queue_.size()) - first_held;
+      auto shift = [&](std::uint64_t& p) {
+        if (p - first_held < held.size()) p += moved;
+      };
+      for (auto& s : states_) shift(s.position);
+      for (auto& b : boundaries_) shift(b);
       for (auto& f : held)
         if (!enqueue(std::move(f))) return;
     }
@@ -143,6 +200,13 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
   // Queues a frame from any thread.
   void post(shared_buffer frame) {
     asio::post(ex_, [self = this->shared_from_this(), f = std::move(frame)]() mutable { self->push(std::move(f)); });
+  }
+
+  // push_state() from any thread.
+  void post_state(state_key key, shared_buffer frame) {
+    asio::post(ex_, [self = this->shared_from_this(), key, f = std::move(frame)]() mutable {
+      self->push_state(key, std::move(f));
+    });
   }
 
   // Accepts nothing more; run() ends once what is queued has been written, or
@@ -200,6 +264,11 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
   std::error_code error() const noexcept { return error_; }
 
  private:
+  struct state_mark {
+    state_key key;
+    std::uint64_t position;  // of the last frame queued under `key`
+  };
+
   // async_run(): attaches the stream, then waits on done_ until the outbox
   // finishes. Its own steps run on the outbox's executor; the handler on its own.
   template <class Stream>
@@ -329,8 +398,21 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
       queued_bytes_ += notice.size();
       queue_.push_back(std::move(notice));
       for (std::size_t i = queue_.size() - 1; i > 0; --i) std::swap(queue_[i], queue_[i - 1]);
+      --front_position_;  // the notice goes before the head: every frame keeps its position
     }
     in_flight_ = std::min(writable(), options_.max_batch);
+    // A write boundary ends the batch at its frame; boundaries on frames
+    // dropped meanwhile are forgotten.
+    while (!boundaries_.empty()) {
+      const auto i = index_of(boundaries_.front());
+      if (i < queue_.size() && i < in_flight_) {
+        in_flight_ = i + 1;
+        boundaries_.erase(boundaries_.begin());
+        break;
+      }
+      if (i < queue_.size()) break;
+      boundaries_.erase(boundaries_.begin());
+    }
     iov_.resize(in_flight_);
     for (std::size_t i = 0; i < in_flight_; ++i)
       iov_[i] = {const_cast<std::byte*>(queue_[i].data()), queue_[i].size()};
@@ -358,7 +440,41 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
     for (; in_flight_ > 0; --in_flight_) {
       queued_bytes_ -= queue_.front().size();
       queue_.pop_front();
+      ++front_position_;
     }
+  }
+
+  // Frames have positions: the number of frames queued before them since the
+  // outbox began (counting ones popped), so a position stays put while the
+  // ring's head moves. Positions of frames already written or dropped map to
+  // an index >= queue_.size() (unsigned arithmetic wraps), i.e. "gone".
+  std::uint64_t position_of(std::size_t index) const noexcept { return front_position_ + index; }
+  std::size_t index_of(std::uint64_t position) const noexcept {
+    const std::uint64_t i = position - front_position_;
+    return i < queue_.size() ? static_cast<std::size_t>(i) : queue_.size();
+  }
+
+  // Replaces the unsent frame at `index` by a newer state of its key.
+  bool replace(state_mark& mark, std::size_t index, shared_buffer frame) {
+    const std::size_t old_size = queue_[index].size();
+    if (queued_bytes_ - old_size + frame.size() > options_.max_bytes) {
+      if (options_.policy == overflow_policy::disconnect || frame.size() > options_.max_bytes) {
+        fail(error::slow_consumer);
+        return false;
+      }
+      // drop_oldest: the older state goes, and the newer one is queued like
+      // any frame (the policy makes room for it).
+      queued_bytes_ -= old_size;
+      queue_[index] = shared_buffer{};
+      if (!enqueue(std::move(frame))) return false;
+      if (held_) ++held_count_;
+      mark.position = position_of(queue_.size() - 1);
+      schedule_flush();
+      return true;
+    }
+    queued_bytes_ = queued_bytes_ - old_size + frame.size();
+    queue_[index] = std::move(frame);
+    return true;
   }
 
   void finish() {
@@ -385,6 +501,9 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
     const std::size_t older = queue_.size() - held_count_ - in_flight_;
     if (drop > older) held_count_ -= drop - older;
     queue_.erase(in_flight_, drop);
+    // The frames in flight moved back into the freed slots: the head's
+    // position grew by `drop`, and the frames after the dropped ones keep theirs.
+    front_position_ += drop;
     queued_bytes_ -= freed;
     dropped_total_ += drop;
     dropped_unreported_ += drop;
@@ -402,6 +521,9 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
   std::size_t queued_bytes_ = 0;
   std::size_t in_flight_ = 0;   // frames at the head of queue_ in the batch
   std::size_t held_count_ = 0;  // frames at the tail of queue_ pushed since hold()
+  std::uint64_t front_position_ = 0;  // the position of queue_'s head (see position_of)
+  std::vector<state_mark> states_;        // one per key ever pushed (a few)
+  std::vector<std::uint64_t> boundaries_;  // positions of frames that end their write, oldest first
   std::uint64_t dropped_total_ = 0;
   std::uint64_t dropped_unreported_ = 0;
   std::uint64_t writes_ = 0;
