@@ -202,7 +202,8 @@ class histogram {
 // Process figures.
 // ---------------------------------------------------------------------------
 struct proc_sample {
-  double cpu_s = 0;           // utime + stime
+  double cpu_s = 0;           // utime + stime (clock ticks: 10 ms steps)
+  double run_s = -1;          // time on a CPU of the live threads, ns-exact (schedstat); -1 if unknown
   std::uint64_t rss_kib = 0;  // VmRSS
   std::uint64_t hwm_kib = 0;  // VmHWM (peak RSS)
 };
@@ -220,6 +221,28 @@ inline double stat_cpu_seconds(std::string const& after_name) {
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
+// Time on a CPU of every live thread of a process, from the nanosecond run
+// times of /proc/PID/task/TID/schedstat (the scheduler's exact accounting, so
+// a 50 ms setup is not rounded to ticks); -1 when the kernel has no schedstat.
+inline double sched_run_seconds(int pid) {
+  std::string const base = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = opendir(base.c_str());
+  if (!dir) return -1;
+  unsigned long long ns = 0;
+  bool any = false;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream in(base + "/" + e->d_name + "/schedstat");
+    unsigned long long v = 0;
+    if (in >> v) {  // a thread that ended meanwhile is skipped
+      ns += v;
+      any = true;
+    }
+  }
+  closedir(dir);
+  return any ? double(ns) / 1e9 : -1;
+}
+
 // Reads /proc/PID/stat and /proc/PID/status; nullopt when the process is gone.
 inline std::optional<proc_sample> sample_process(int pid) {
   proc_sample s;
@@ -232,6 +255,7 @@ inline std::optional<proc_sample> sample_process(int pid) {
     if (close == std::string::npos) return std::nullopt;
     s.cpu_s = stat_cpu_seconds(line.substr(close + 1));
   }
+  s.run_s = sched_run_seconds(pid);
   {
     std::ifstream in(base + "/status");
     std::string line;

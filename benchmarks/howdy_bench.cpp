@@ -11,6 +11,14 @@
 // to that room instead of to everyone. HCP/2 publishers time the server's
 // SENT for each message (with history on, SENT follows the database commit).
 //
+// Presence: HCP/2 clients opt out of it (HELLO flag "no presence") unless
+// --presence; HCP/1 clients cannot, and each one's last user list is checked
+// to name every connection of the run. Frames no check needs (USERS, JOINED,
+// LEFT, user lists, frame types unknown here) are read, counted and skipped.
+// After the last registration the run waits until nothing arrives for
+// --settle-quiet (what the joins queued is flushed) and reports the server's
+// CPU for the setup; with --connect-concurrency 1 clients register one by one.
+//
 // It only connects to an already running server; it never starts or stops
 // processes. Everything is bounded in time (--timeout).
 //
@@ -28,6 +36,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -94,6 +103,9 @@ struct options {
   std::string room;         // HCP/2: JOIN this room and SEND to it; empty = SEND to all
   std::size_t read_buffer = 16 * 1024;
   bool json = false;
+  bool presence = false;         // HCP/2: HELLO without the no-presence flag (HCP/1 always has presence)
+  std::uint32_t hello_flags = 0;  // HCP/2: more HELLO flag bits, ORed in
+  double settle_quiet = 0.2;     // seconds without a received byte that end setup
 };
 
 [[noreturn]] void usage_error(std::string const& msg) {
@@ -156,6 +168,15 @@ options parse_options(int argc, char** argv) {
             cxxopts::value<std::string>()->default_value(""))
         ("read-buffer", "bytes read at once per connection (>= 16384)",
             cxxopts::value<std::size_t>()->default_value("16384"))
+        ("presence", "hcp2: HELLO without the \"no presence\" flag, so every client gets USERS and "
+            "JOINED/LEFT (or whatever presence frames the server sends; read and counted, not checked). "
+            "HCP/1 clients always get the user list (one cannot opt out): their last list is checked")
+        ("hello-flags", "hcp2: extra HELLO flag bits ORed in, e.g. 0x2 (decimal or 0x hex)",
+            cxxopts::value<std::string>()->default_value("0"))
+        ("settle-quiet", "seconds with no byte received on any connection that end setup after the "
+            "last registration (the presence backlog is flushed); bounded by --drain-timeout. The "
+            "server's setup CPU is read then",
+            cxxopts::value<double>()->default_value("0.2"))
         ("json", "print one JSON object on stdout instead of the table")
         ("h,help", "show this help");
   // clang-format on
@@ -171,7 +192,9 @@ options parse_options(int argc, char** argv) {
               << "  howdy-bench -p nats -P 4222 -n 1000 -m 20000 --server-pid $(pidof nats-server)\n"
               << "  howdy-bench -p redis -P 6379 -n 1000 -m 3000 --rate 100 --json\n"
               << "  howdy-bench -p hcp2 -n 5000 --idle --hold 5 --server-pid PID\n"
-              << "  howdy-bench -p hcp2 -n 1000 -m 5000 --room lobby --server-pid PID\n";
+              << "  howdy-bench -p hcp2 -n 1000 -m 5000 --room lobby --server-pid PID\n"
+              << "  howdy-bench -p hcp2 --presence -n 1000 -m 5000 --connect-concurrency 1 --server-pid PID\n"
+              << "  howdy-bench -p hcp1 -n 1000 -m 5000 --connect-concurrency 1 --server-pid PID\n";
     std::exit(0);
   }
   if (!r.unmatched().empty()) usage_error("unexpected argument '" + r.unmatched().front() + "'");
@@ -215,6 +238,15 @@ options parse_options(int argc, char** argv) {
     o.room = r["room"].as<std::string>();
     o.read_buffer = r["read-buffer"].as<std::size_t>();
     o.json = r.count("json") > 0;
+    o.presence = r.count("presence") > 0;
+    o.settle_quiet = r["settle-quiet"].as<double>();
+    std::string const flags = r["hello-flags"].as<std::string>();
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long const bits = std::strtoull(flags.c_str(), &end, 0);
+    if (flags.empty() || *end != '\0' || errno != 0 || bits > 0xFFFFFFFFull || flags[0] == '-')
+      usage_error("--hello-flags must be a 32-bit number (decimal or 0x hex)");
+    o.hello_flags = std::uint32_t(bits);
   } catch (std::exception const& e) {
     usage_error(e.what());
   }
@@ -240,6 +272,11 @@ options parse_options(int argc, char** argv) {
       o.name_prefix.find_first_of(std::string_view("\0\x01\x02\x03\x04\x05", 6)) != std::string::npos)
     usage_error("--name-prefix must be at most 40 bytes of UTF-8 without control bytes 0x00..0x05");
   if (o.server_pid < 0) usage_error("--server-pid must be a process id");
+  if (!(o.settle_quiet >= 0) || o.settle_quiet > 60) usage_error("--settle-quiet must be 0..60 seconds");
+  if ((o.presence || o.hello_flags) && o.proto != protocol::hcp2 && o.proto != protocol::hcp1)
+    usage_error("--presence and --hello-flags are for hcp2 (hcp1 clients always get presence)");
+  if (o.hello_flags && o.proto != protocol::hcp2) usage_error("--hello-flags needs --protocol hcp2");
+  if (o.proto == protocol::hcp1) o.presence = true;
   if (!o.room.empty()) {
     if (o.proto != protocol::hcp2) usage_error("--room needs --protocol hcp2 (rooms are HCP/2 only)");
     bool control = false;
@@ -343,6 +380,11 @@ struct worker {
   bench::histogram ack_latency;  // publisher: from the message's stamp to its SENT
   std::uint64_t last_delivery_ns = 0;
   std::uint64_t subscriber_reads = 0;  // read completions on subscriber sockets
+  // Frames no benchmark check needs (presence: HCP/2 USERS, JOINED, LEFT or any
+  // frame type unknown here; HCP/1 user lists), read and counted only.
+  std::uint64_t other_frames = 0;
+  std::uint64_t other_bytes = 0;
+  std::atomic<std::uint64_t> last_rx_ns{0};  // last read completion on any connection (settle)
   error_counts errors;
   std::vector<conn*> conns;
 };
@@ -382,6 +424,7 @@ struct run_state {
   std::atomic<int> live{0};  // running coroutines
   std::atomic<bool> stopping{false};
   std::atomic<bool> flow_stalled{false};
+  std::atomic<std::uint64_t> lists_complete{0};  // HCP/1: subscribers whose last user list names everyone
 
   std::uint64_t total_conns() const { return opt.subscribers + opt.publishers; }
   bool tracks_acks() const { return opt.proto == protocol::hcp2; }
@@ -435,6 +478,11 @@ struct conn {
   bool in_update = false;  // HCP/1: inside a type-4 name list
   bool pong_owed = false;  // NATS: server sent PING
   bool join_owed = false;  // HCP/2 --room: NAME_OK arrived, JOIN not yet written
+  // HCP/1 user lists: only the last one's count is kept (a list ends where the
+  // next packet starts, so the count of the list being read is the last one's).
+  std::uint64_t lists = 0;       // type-4 packets received
+  std::uint64_t list_names = 0;  // names in the last one
+  bool list_complete = false;    // list_names == every bench connection (counted in run.lists_complete)
 
   // Subscriber.
   std::vector<stream_state> streams;  // one per publisher
@@ -638,6 +686,8 @@ std::size_t parse_hcp2(conn& c, char const* p, std::size_t n, std::uint64_t now)
       wanted = false;
     }
     if (!wanted) {
+      ++c.wk.other_frames;
+      c.wk.other_bytes += total;
       c.skip = total;
       continue;
     }
@@ -650,6 +700,21 @@ std::size_t parse_hcp2(conn& c, char const* p, std::size_t n, std::uint64_t now)
 }
 
 // --- HCP/1 -------------------------------------------------------------------
+// One more name in the user list being read: is it now complete (all our
+// connections, the one reading it included, as presence.hpp lists them)?
+void note_list_name(conn& c) {
+  ++c.list_names;
+  bool const complete = c.list_names == c.run.total_conns();
+  if (complete == c.list_complete) return;
+  c.list_complete = complete;
+  if (c.kind == role::subscriber) {
+    if (complete)
+      c.run.lists_complete.fetch_add(1);
+    else
+      c.run.lists_complete.fetch_sub(1);
+  }
+}
+
 // Types 1-3 are 65 bytes, type 4 is 64-byte name blocks up to the next packet
 // start, type 5 is 129 bytes + text. Our texts are exactly --size bytes, so a
 // type 5 is complete at 129 + size; a packet start inside it means the server
@@ -668,6 +733,8 @@ std::size_t parse_hcp1(conn& c, char const* p, std::size_t n, std::uint64_t now)
       }
       if (n - pos < hcp::name_field_size) break;
       pos += hcp::name_field_size;
+      c.wk.other_bytes += hcp::name_field_size;
+      note_list_name(c);
       continue;
     }
     switch (static_cast<unsigned char>(p[pos])) {
@@ -688,6 +755,14 @@ std::size_t parse_hcp1(conn& c, char const* p, std::size_t n, std::uint64_t now)
       case 0x04:
         c.in_update = true;
         ++pos;
+        ++c.wk.other_frames;
+        ++c.wk.other_bytes;
+        ++c.lists;
+        c.list_names = 0;
+        if (c.list_complete) {
+          c.list_complete = false;
+          if (c.kind == role::subscriber) c.run.lists_complete.fetch_sub(1);
+        }
         break;
       case 0x05: {
         std::size_t const avail = std::min(n - pos, message_size);
@@ -906,6 +981,7 @@ void wake_publishers(run_state& run) {
 bool consume_input(conn& c, std::size_t n) {
   c.in_len += n;
   std::uint64_t const now = mono_ns();
+  c.wk.last_rx_ns.store(now, std::memory_order_relaxed);
   std::uint64_t const received_before = c.received;
   std::size_t const used = parse_input(c, c.in.data(), c.in_len, now);
   if (c.failed) return false;
@@ -942,8 +1018,11 @@ std::string handshake_bytes(conn const& c) {
   bool const sub = c.kind == role::subscriber;
   switch (c.run.opt.proto) {
     // Like Redis and NATS subscribers, ours ask for no presence events (see docs/protocol.md).
+    // --presence: HELLO without that flag, as a chat client sends it.
     case protocol::hcp2:
-      return hcp::hcp2::encode_hello(hcp::hcp2::version, hcp::hcp2::hello_no_presence) + hcp::hcp2::encode_name(c.name);
+      return hcp::hcp2::encode_hello(hcp::hcp2::version,
+                                     (c.run.opt.presence ? 0 : hcp::hcp2::hello_no_presence) | c.run.opt.hello_flags) +
+             hcp::hcp2::encode_name(c.name);
     case protocol::hcp1:
       return hcp::hcp1::encode_proposal(c.name);
     case protocol::redis:
@@ -1027,6 +1106,10 @@ awaitable<void> read_loop(conn& c) {
   asio::error_code ignored;
   c.sock.close(ignored);
   if (c.kind == role::subscriber) {  // stop waiting for it in flow control and drain
+    if (c.list_complete) {
+      c.list_complete = false;
+      c.run.lists_complete.fetch_sub(1);
+    }
     c.run.accounted.fetch_sub(c.accounted);
     c.run.alive_subscribers.fetch_sub(1);
     wake_publishers(c.run);
@@ -1285,6 +1368,18 @@ struct results {
   std::vector<bench::thread_sample> server_threads_before, server_threads;  // the latter: CPU over the run
   bench::self_cpu gen_before, gen_after, gen_total;
   bool server_gone = false;
+  // Setup: the server from before the first connect to the last registration
+  // and to the end of the settle (no byte received for --settle-quiet).
+  std::optional<bench::proc_sample> server_setup_start, server_registered, server_settled;
+  bench::self_cpu gen_setup_start, gen_settled;
+  bool settled = false;
+  double settle_s = 0;                         // last registration to settled (or to giving up)
+  std::uint64_t alive_after_setup = 0;         // subscribers still connected when setup ended
+  std::uint64_t subscribers_disconnected = 0;  // registered subscribers the server cut off at any time
+  std::uint64_t other_frames = 0, other_bytes = 0;
+  // HCP/1: subscribers whose last user list names every connection.
+  std::uint64_t lists_complete = 0, lists_incomplete = 0, lists_received = 0;
+  std::uint64_t list_min_names = 0;
 };
 
 void collect(run_state& run, results& res, std::uint64_t first_ns, std::uint64_t publish_end_ns) {
@@ -1295,6 +1390,8 @@ void collect(run_state& run, results& res, std::uint64_t first_ns, std::uint64_t
     res.errors.merge(w->errors);
     last_delivery = std::max(last_delivery, w->last_delivery_ns);
     res.subscriber_reads += w->subscriber_reads;
+    res.other_frames += w->other_frames;
+    res.other_bytes += w->other_bytes;
   }
   std::vector<std::uint64_t> sent(run.opt.publishers, 0);
   for (conn* p : run.publishers) {
@@ -1311,6 +1408,15 @@ void collect(run_state& run, results& res, std::uint64_t first_ns, std::uint64_t
     conn const* c = run.conns[i].get();
     if (!c || c->ph != phase::registered) continue;
     ++subscribers_registered;
+    if (c->dead) ++res.subscribers_disconnected;
+    if (run.opt.proto == protocol::hcp1) {
+      res.lists_received += c->lists;
+      if (c->list_complete && !c->dead)
+        ++res.lists_complete;
+      else
+        ++res.lists_incomplete;
+      res.list_min_names = subscribers_registered == 1 ? c->list_names : std::min(res.list_min_names, c->list_names);
+    }
     res.delivered += c->received;
     res.duplicated += c->duplicated;
     res.reordered += c->reordered;
@@ -1334,7 +1440,7 @@ bool has_errors(results const& r) {
   auto const& e = r.errors;
   return e.connect_failed || e.register_failed || e.disconnected || e.protocol || e.stray_bytes || e.server_errors ||
          e.write_failed || e.dropped_notices || e.acks_missing || e.acks_unexpected || e.internal || r.flow_stalled ||
-         r.timed_out || r.server_gone;
+         r.timed_out || r.server_gone || r.lists_incomplete;
 }
 
 void finish_status(results& r) {
@@ -1383,7 +1489,42 @@ void print_json(options const& o, results const& r) {
       .field("registered", r.registered)
       .field("connect_failed", r.errors.connect_failed)
       .field("register_failed", r.errors.register_failed)
+      .field("concurrency", o.connect_concurrency)
+      .field("settled", r.settled)
+      .field("settle_s", r.settle_s)
+      .field("subscribers_cut_off", r.setup_complete ? o.subscribers - r.alive_after_setup : 0);
+  // The server's CPU to register everyone (and to flush what that queued).
+  if (r.server_setup_start && r.server_registered)
+    j.field("server_cpu_registered_s", r.server_registered->cpu_s - r.server_setup_start->cpu_s);
+  if (r.server_setup_start && r.server_settled) {
+    j.field("server_cpu_s", r.server_settled->cpu_s - r.server_setup_start->cpu_s);
+    if (r.server_settled->run_s >= 0 && r.server_setup_start->run_s >= 0)
+      j.field("server_run_s", r.server_settled->run_s - r.server_setup_start->run_s);
+  }
+  if (r.settled || r.settle_s > 0)
+    j.field("generator_cpu_s", (r.gen_settled.user_s + r.gen_settled.sys_s) -
+                                   (r.gen_setup_start.user_s + r.gen_setup_start.sys_s));
+  j.end_object();
+  j.begin_object("presence")
+      .field("mode", o.proto == protocol::hcp1 ? "hcp1-lists"
+                     : o.proto != protocol::hcp2 ? "none"
+                     : o.presence                ? "on"
+                                                 : "off")
+      .field("hello_flags", o.proto == protocol::hcp2 ? (o.presence ? 0u : unsigned(hcp::hcp2::hello_no_presence)) |
+                                                            o.hello_flags
+                                                      : 0u)
+      .field("other_frames", r.other_frames)
+      .field("other_bytes", r.other_bytes)
       .end_object();
+  j.field("subscribers_disconnected", r.subscribers_disconnected);
+  j.begin_object("user_lists");
+  if (o.proto == protocol::hcp1)
+    j.field("expected_names", o.subscribers + o.publishers)
+        .field("received", r.lists_received)
+        .field("complete", r.lists_complete)
+        .field("incomplete", r.lists_incomplete)
+        .field("min_names", r.list_min_names);
+  j.end_object();
   j.field("published", r.published)
       .field("expected_deliveries", r.expected)
       .field("delivered", r.delivered)
@@ -1493,6 +1634,26 @@ void print_table(options const& o, results const& r) {
   line("setup",
        fmt("%.3f s, %llu/%llu registered (%llu connecting at once)", r.setup_s, (unsigned long long)r.registered,
            (unsigned long long)(o.subscribers + o.publishers), (unsigned long long)o.connect_concurrency));
+  if (r.setup_complete) {
+    std::string s = fmt("%s after %.3f s more", r.settled ? "quiet" : "NOT quiet (gave up)", r.settle_s);
+    if (r.server_setup_start && r.server_registered && r.server_settled)
+      s += fmt("; server CPU %.3f s to the last registration, %.3f s to quiet",
+               r.server_registered->cpu_s - r.server_setup_start->cpu_s,
+               r.server_settled->cpu_s - r.server_setup_start->cpu_s);
+    if (r.server_setup_start && r.server_settled && r.server_setup_start->run_s >= 0 && r.server_settled->run_s >= 0)
+      s += fmt(" (%.4f s on a CPU, schedstat)", r.server_settled->run_s - r.server_setup_start->run_s);
+    if (r.alive_after_setup < o.subscribers)
+      s += fmt("; %llu subscribers cut off", (unsigned long long)(o.subscribers - r.alive_after_setup));
+    line("settle", s);
+  }
+  if (o.presence || r.other_frames)
+    line("presence", fmt("%s: %llu other frames, %.1f MiB, read and not checked",
+                         o.proto == protocol::hcp1 ? "HCP/1 user lists" : o.presence ? "on" : "off",
+                         (unsigned long long)r.other_frames, double(r.other_bytes) / 1048576));
+  if (o.proto == protocol::hcp1)
+    line("user lists", fmt("%llu subscribers' last list names all %llu, %llu do not (fewest names %llu)",
+                           (unsigned long long)r.lists_complete, (unsigned long long)(o.subscribers + o.publishers),
+                           (unsigned long long)r.lists_incomplete, (unsigned long long)r.list_min_names));
   if (!o.idle && r.setup_complete) {
     line("published", fmt("%llu messages in %.3f s (%smsg/s)", (unsigned long long)r.published, r.publish_s,
                           si(r.publish_s > 0 ? double(r.published) / r.publish_s : 0).c_str()));
@@ -1560,6 +1721,7 @@ void print_table(options const& o, results const& r) {
   if (r.flow_stalled) errs += errs.empty() ? "flow control stalled" : ", flow control stalled";
   if (r.timed_out) errs += errs.empty() ? "timed out" : ", timed out";
   if (r.server_gone) errs += errs.empty() ? "server process gone" : ", server process gone";
+  add("subscribers whose last user list is incomplete", r.lists_incomplete);
   line("errors", errs.empty() ? "none" : errs);
   for (auto const& s : e.samples)
     line("", fmt("  %s (%s%s%llu times)", s.text.c_str(), s.first.c_str(), s.first.empty() ? "" : ", ",
@@ -1626,6 +1788,8 @@ int run_benchmark(options const& opt) {
   progress prog;
 
   // ---- setup: connect and register everyone -------------------------------
+  res.server_setup_start = sample_server();
+  res.gen_setup_start = bench::self_cpu::now();
   start_workers(run);
   std::uint64_t const setup_workers = std::min(opt.connect_concurrency, run.total_conns());
   for (std::uint64_t i = 0; i < setup_workers; ++i) {
@@ -1648,6 +1812,33 @@ int run_benchmark(options const& opt) {
   res.setup_complete = res.registered == run.total_conns();
   std::uint64_t const setup_end = res.setup_complete ? run.setup_done_ns.load() : mono_ns();
   res.setup_s = seconds(start_ns, setup_end);
+  if (res.setup_complete) {
+    res.server_registered = sample_server();
+    // ---- settle: until nothing arrived for --settle-quiet (what the joins queued, e.g.
+    // presence, is flushed), bounded by --drain-timeout; then the setup's CPU is read.
+    auto const quiet_ns = std::uint64_t(opt.settle_quiet * 1e9);
+    std::uint64_t const settle_limit = std::min(deadline, setup_end + std::uint64_t(opt.drain_timeout * 1e9));
+    for (;;) {
+      std::uint64_t last_rx = setup_end;
+      for (auto& w : run.workers) last_rx = std::max(last_rx, w->last_rx_ns.load(std::memory_order_relaxed));
+      std::uint64_t const now = mono_ns();
+      if (now >= last_rx + quiet_ns) {
+        res.settled = true;
+        break;
+      }
+      if (now > settle_limit) break;
+      prog.tick([&] {
+        return fmt("[settle] %llu registered, %.1f s since the last, %llu subscribers connected",
+                   (unsigned long long)res.registered, seconds(setup_end, now),
+                   (unsigned long long)run.alive_subscribers.load());
+      });
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    res.server_settled = sample_server();
+    res.gen_settled = bench::self_cpu::now();
+    res.settle_s = seconds(setup_end, mono_ns());
+    res.alive_after_setup = run.alive_subscribers.load();
+  }
 
   std::uint64_t publish_end_ns = 0;
   if (res.setup_complete && opt.idle) {
@@ -1691,7 +1882,8 @@ int run_benchmark(options const& opt) {
     std::uint64_t const drain_end = std::min(deadline, publish_end_ns + std::uint64_t(opt.drain_timeout * 1e9));
     while (!res.timed_out) {
       if (run.accounted.load() >= run.published.load() * run.alive_subscribers.load() &&
-          (!run.tracks_acks() || run.answered.load() >= run.published.load()))
+          (!run.tracks_acks() || run.answered.load() >= run.published.load()) &&
+          (opt.proto != protocol::hcp1 || run.lists_complete.load() >= run.alive_subscribers.load()))
         break;
       if (mono_ns() > drain_end) {
         res.timed_out = mono_ns() > deadline;
@@ -1706,6 +1898,7 @@ int run_benchmark(options const& opt) {
     res.gen_after = bench::self_cpu::now();
   } else if (opt.server_pid) {
     res.server_after = sample_server();
+    res.server_settled = res.server_after;  // setup failed: the CPU until giving up (a lower bound)
   }
   prog.clear();
   stop_workers(run);
