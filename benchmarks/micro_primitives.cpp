@@ -29,6 +29,17 @@
 //                     everything (completed through asio::post): wake-up, gather
 //                     write, pop. <batch> messages are published per poll().
 //
+//         state     : publish_state into outboxes without writers: each
+//                     replaces the queued state in place, one frame per outbox.
+//
+//   outbox/push                     one push into a writer-less outbox (ring from empty)
+//   outbox/push_state/<keys>        one push_state that replaces a queued state,
+//                                   <keys> keys in use in turn
+//   outbox/slow_subscriber/<states per read>
+//       push_state with a writer on a stream that takes one write every
+//       <states per read> pushes: queued_max stays 2 (one in the write, one
+//       waiting), and states_read = 1 / <states per read>.
+//
 //   shared_buffer/...: make / copy_of / copy (refcount) costs.
 //
 // Keep runs short: howdy-micro --benchmark_min_time=0.2
@@ -66,6 +77,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -133,6 +145,42 @@ class null_stream {
 
  private:
   executor_type ex_;
+};
+
+// Takes a write only when accept() is called: a subscriber that reads when told.
+class gated_stream {
+ public:
+  using executor_type = asio::any_io_executor;
+
+  explicit gated_stream(executor_type ex) : ex_(std::move(ex)) {}
+  executor_type get_executor() const noexcept { return ex_; }
+
+  template <class ConstBufferSequence, class WriteToken>
+  auto async_write_some(const ConstBufferSequence& buffers, WriteToken&& token) {
+    return asio::async_initiate<WriteToken, void(std::error_code, std::size_t)>(
+        [this](auto handler, std::size_t n) {
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          pending_ = [this, h, n] {
+            auto ex = asio::get_associated_executor(*h, ex_);
+            asio::post(ex, [h, n]() mutable { std::move(*h)(std::error_code{}, n); });
+          };
+        },
+        token, asio::buffer_size(buffers));
+  }
+
+  // Completes the pending write; false if there is none.
+  bool accept() {
+    if (!pending_) return false;
+    std::exchange(pending_, nullptr)();
+    ++accepted_;
+    return true;
+  }
+  std::uint64_t accepted() const noexcept { return accepted_; }
+
+ private:
+  executor_type ex_;
+  std::function<void()> pending_;
+  std::uint64_t accepted_ = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -410,6 +458,91 @@ void bm_hub_state(benchmark::State& state) {
   set_delivery_counters(state, n);
 }
 
+// ---------------------------------------------------------------------------
+// Outbox: push vs push_state
+
+// push into a writer-less outbox: the ring grows from empty; every 1024 frames
+// the outbox is recreated outside the timed region (as hub/queue, one subscriber).
+void bm_outbox_push(benchmark::State& state) {
+  constexpr std::size_t cycle = 1024;
+  asio::io_context io{1};
+  howdy::outbox_options options;
+  options.max_bytes = std::size_t(1) << 40;
+  auto box = std::make_shared<howdy::outbox>(io.get_executor(), options);
+  const auto frame = hub_frame();
+  std::size_t pushed = 0;
+  for (auto _ : state) {
+    box->push(frame);
+    if (++pushed == cycle) {
+      state.PauseTiming();
+      box = std::make_shared<howdy::outbox>(io.get_executor(), options);
+      pushed = 0;
+      state.ResumeTiming();
+    }
+  }
+  if (box->queued_frames() != pushed) state.SkipWithError("frames were not queued");
+  state.SetItemsProcessed(state.iterations());
+}
+
+// push_state into a writer-less outbox holding 64 ordinary frames and one
+// queued state per key: every push is a replacement in place. <keys> keys are
+// used in turn (the lookup is linear in the keys in use).
+void bm_outbox_push_state(benchmark::State& state) {
+  const auto keys = static_cast<howdy::state_key>(state.range(0));
+  asio::io_context io{1};
+  auto box = std::make_shared<howdy::outbox>(io.get_executor());
+  const auto frame = hub_frame();
+  for (howdy::state_key k = 0; k < keys; ++k) {
+    for (int i = 0; i < 64 / static_cast<int>(keys); ++i) box->push(frame);
+    box->push_state(k, frame);
+  }
+  const std::size_t queued = box->queued_frames();
+  howdy::state_key key = 0;
+  for (auto _ : state) {
+    box->push_state(key, frame);
+    if (++key == keys) key = 0;
+  }
+  if (box->queued_frames() != queued || box->error()) state.SkipWithError("a state was queued instead of replaced");
+  state.SetItemsProcessed(state.iterations());
+}
+
+// A subscriber that reads one write every <states per read> state updates,
+// with a writer running on a gated stream: one iteration = one push_state +
+// poll(). The queue stays bounded (one state in the write, one waiting), and
+// the reader gets one state per read, the latest.
+//   queued_max   : the most frames the outbox held at any point
+//   states_read  : frames written / states pushed
+void bm_outbox_slow_subscriber(benchmark::State& state) {
+  const auto per_read = static_cast<std::size_t>(state.range(0));
+  asio::io_context io{1};
+  auto box = std::make_shared<howdy::outbox>(io.get_executor());
+  gated_stream stream(io.get_executor());
+  asio::co_spawn(io, box->run(stream), asio::detached);
+  io.poll();
+  const auto frame = hub_frame();
+  std::size_t since_read = 0, queued_max = 0, queued_bytes_max = 0;
+  for (auto _ : state) {
+    box->push_state(1, frame);
+    if (++since_read == per_read) {
+      since_read = 0;
+      stream.accept();
+    }
+    io.poll();
+    queued_max = std::max(queued_max, box->queued_frames());
+    queued_bytes_max = std::max(queued_bytes_max, box->queued_bytes());
+  }
+  const bool ok = !box->error() && queued_max <= 2;
+  while (stream.accept()) io.poll();
+  box->close();
+  io.poll();
+  if (!ok) state.SkipWithError("the queue grew");
+  state.counters["queued_max"] = static_cast<double>(queued_max);
+  state.counters["queued_bytes_max"] = static_cast<double>(queued_bytes_max);
+  state.counters["states_read"] =
+      static_cast<double>(stream.accepted()) / static_cast<double>(std::max<std::int64_t>(state.iterations(), 1));
+  state.SetItemsProcessed(state.iterations());
+}
+
 void bm_hub_write(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto batch = static_cast<std::size_t>(state.range(1));
@@ -491,6 +624,10 @@ int main(int argc, char** argv) {
   }
   for (long n : {10, 100, 1000, 10000})
     for (long batch : {1, 16}) benchmark::RegisterBenchmark("hub/write", bm_hub_write)->Args({n, batch});
+
+  benchmark::RegisterBenchmark("outbox/push", bm_outbox_push);
+  benchmark::RegisterBenchmark("outbox/push_state", bm_outbox_push_state)->Arg(1)->Arg(4)->Arg(16);
+  benchmark::RegisterBenchmark("outbox/slow_subscriber", bm_outbox_slow_subscriber)->Arg(1)->Arg(10)->Arg(1000);
 
   benchmark::RegisterBenchmark("shared_buffer/make", bm_shared_buffer_make)->Arg(64)->Arg(4096);
   benchmark::RegisterBenchmark("shared_buffer/copy_of", bm_shared_buffer_copy_of)->Arg(64)->Arg(4096);

@@ -1,7 +1,8 @@
 // broadcast_hub and outbox: fan-out to 1000 loopback subscribers with a stalled
 // one (disconnect / drop_oldest), multi-threaded partitions (strands and an
 // io_context_pool), one gather write per burst, no copy per subscriber,
-// outbox close(), and outbox hold()/release().
+// outbox close(), outbox hold()/release(), state frames (push_state,
+// publish_state) and write boundaries.
 
 #include <boost/test/unit_test.hpp>
 
@@ -31,6 +32,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <latch>
 #include <memory>
@@ -467,18 +469,66 @@ std::vector<std::string> labels(const std::string& bytes) {
   return out;
 }
 
-// An outbox writing to a recording stream, on a single-threaded io_context.
-struct recorded_outbox {
+// An AsyncWriteStream whose writes wait until accept(): a peer that reads only
+// when the test says so. Each write call is recorded (its bytes) when accepted.
+class gated_stream {
+ public:
+  using executor_type = asio::any_io_executor;
+
+  explicit gated_stream(executor_type ex) : ex_(std::move(ex)) {}
+  executor_type get_executor() const noexcept { return ex_; }
+
+  template <class ConstBufferSequence, class WriteToken>
+  auto async_write_some(const ConstBufferSequence& buffers, WriteToken&& token) {
+    return asio::async_initiate<WriteToken, void(std::error_code, std::size_t)>(
+        [this](auto handler, const ConstBufferSequence& bufs) {
+          BOOST_TEST_REQUIRE(!pending_, "one write at a time");
+          std::string call;
+          for (auto it = asio::buffer_sequence_begin(bufs); it != asio::buffer_sequence_end(bufs); ++it) {
+            asio::const_buffer b(*it);
+            call.append(static_cast<const char*>(b.data()), b.size());
+          }
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          pending_bytes_ = std::move(call);
+          pending_ = [this, h, n = pending_bytes_.size()] {
+            auto ex = asio::get_associated_executor(*h, ex_);
+            asio::post(ex, [h, n]() mutable { std::move(*h)(std::error_code{}, n); });
+          };
+        },
+        token, buffers);
+  }
+
+  bool write_pending() const noexcept { return static_cast<bool>(pending_); }
+  // Completes the pending write (all of it); false if none was pending.
+  bool accept() {
+    if (!pending_) return false;
+    writes_.push_back(std::move(pending_bytes_));
+    std::exchange(pending_, nullptr)();
+    return true;
+  }
+  // The bytes of each accepted write call.
+  const std::vector<std::string>& writes() const noexcept { return writes_; }
+
+ private:
+  executor_type ex_;
+  std::function<void()> pending_;
+  std::string pending_bytes_;
+  std::vector<std::string> writes_;
+};
+
+// An outbox writing to a test stream, on a single-threaded io_context.
+template <class Stream>
+struct basic_recorded_outbox {
   asio::io_context ctx{1};
-  howdy_test::recording_stream out{ctx.get_executor()};
+  Stream out{ctx.get_executor()};
   std::shared_ptr<howdy::outbox> box;
   std::optional<std::error_code> result;
   bool started = false;
 
-  explicit recorded_outbox(howdy::outbox_options o = {})
+  explicit basic_recorded_outbox(howdy::outbox_options o = {})
       : box(std::make_shared<howdy::outbox>(ctx.get_executor(), o)) {}
   // The writer must end before the outbox goes: a suspended run() refers to it.
-  ~recorded_outbox() {
+  ~basic_recorded_outbox() {
     if (!started || result) return;
     box->fail(asio::error::operation_aborted);
     run_until(ctx, [&] { return result.has_value(); });
@@ -493,6 +543,19 @@ struct recorded_outbox {
     ctx.poll();
   }
 };
+using recorded_outbox = basic_recorded_outbox<howdy_test::recording_stream>;
+using gated_outbox = basic_recorded_outbox<gated_stream>;
+
+// Per write a gated_stream accepted, the labels of its frames: "1.2 0.0".
+std::vector<std::string> write_labels(const gated_stream& s) {
+  std::vector<std::string> out;
+  for (auto& w : s.writes()) {
+    std::string line;
+    for (auto& l : labels(w)) line.append(line.empty() ? "" : " ").append(l);
+    out.push_back(std::move(line));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -1299,6 +1362,325 @@ BOOST_AUTO_TEST_CASE(publish_state_through_partitions) {
     const std::vector<std::string> want = {"0.0", i == 1 ? "1.1" : "1.2", "0.1"};
     BOOST_TEST(labels(outs[i]->bytes()) == want, boost::test_tools::per_element());
     BOOST_TEST(!*results[i]);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_reader_gets_the_latest_state_each_time_it_reads) {
+  gated_outbox t;
+  t.start();
+  constexpr std::uint64_t states = 1000, per_read = 100;
+  for (std::uint64_t i = 0; i < states; ++i) {
+    BOOST_TEST_REQUIRE(t.box->push_state(7, message(1, i)));
+    if (i % per_read == per_read - 1) BOOST_TEST_REQUIRE(t.out.accept());
+    t.settle();
+    // One state being written, at most one waiting: never a backlog.
+    BOOST_TEST_REQUIRE(t.box->queued_frames() <= 2u);
+    BOOST_TEST_REQUIRE(t.box->queued_bytes() <= 200u);
+  }
+  while (t.out.accept()) t.settle();
+  std::vector<std::string> want = {"1.0"};
+  for (std::uint64_t i = per_read - 1; i < states; i += per_read) want.push_back("1." + std::to_string(i));
+  BOOST_TEST(write_labels(t.out) == want, boost::test_tools::per_element());
+  BOOST_TEST(t.box->queued_frames() == 0u);
+  BOOST_TEST(t.box->queued_bytes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(states_among_ordinary_frames_with_a_slow_reader) {
+  gated_outbox t;
+  t.start();
+  t.box->push_state(7, message(1, 0));
+  t.settle();
+  BOOST_TEST_REQUIRE(t.out.write_pending());  // 1.0 is being written
+  t.box->push_state(7, message(1, 1));         // not a replacement: queued behind it
+  t.box->push(message(0, 0));
+  t.box->push_state(8, message(3, 0));
+  t.box->push_state(7, message(1, 2));  // replaces 1.1, ahead of 0.0
+  t.box->push(message(0, 1));
+  t.box->push_state(8, message(3, 1));  // replaces 3.0, ahead of 0.1
+  BOOST_TEST(t.box->queued_frames() == 5u);
+  BOOST_TEST(t.box->queued_bytes() == 500u);
+  BOOST_TEST_REQUIRE(t.out.accept());
+  t.settle();  // the second write takes 1.2 0.0 3.1 0.1
+  t.box->push_state(7, message(1, 3));  // 1.2 is being written: queued at the end
+  t.box->push(message(0, 2));
+  t.box->push_state(7, message(1, 4));  // replaces 1.3
+  while (t.out.accept()) t.settle();
+  const std::vector<std::string> want = {"1.0", "1.2 0.0 3.1 0.1", "1.4 0.2"};
+  BOOST_TEST(write_labels(t.out) == want, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_replacement_changes_the_queued_bytes) {
+  howdy::outbox_options o;
+  o.max_bytes = 300;
+  recorded_outbox t(o);
+  t.box->push(message(0, 0));
+  t.box->push_state(7, message(1, 0, 150));
+  t.box->push_state(7, message(1, 1, 50));  // shrinks
+  BOOST_TEST(t.box->queued_bytes() == 150u);
+  t.box->push(message(0, 1, 150));                               // 300: at the limit
+  BOOST_TEST_REQUIRE(t.box->push_state(7, message(1, 2, 50)));  // same size: fits
+  BOOST_TEST(t.box->queued_bytes() == 300u);
+  BOOST_TEST(t.box->queued_frames() == 3u);
+  BOOST_TEST(!t.box->push_state(7, message(1, 3, 51)));  // one byte over: disconnected
+  BOOST_TEST(t.box->error() == howdy::error::slow_consumer);
+  BOOST_TEST(!t.box->push(message(0, 2)));
+}
+
+BOOST_AUTO_TEST_CASE(drop_oldest_when_a_replacement_grows_past_the_limit) {
+  howdy::outbox_options o;
+  o.max_bytes = 300;
+  o.policy = howdy::overflow_policy::drop_oldest;
+  o.drop_notice = drop_notice;
+  recorded_outbox t(o);
+  t.box->push_state(7, message(1, 0));
+  t.box->push(message(0, 0));
+  t.box->push(message(0, 1));
+  // 350 bytes with 1.1 in place: 1.0 goes, 1.1 is queued at the end, and the
+  // oldest frame (0.0) is dropped to make room for it.
+  BOOST_TEST_REQUIRE(t.box->push_state(7, message(1, 1, 150)));
+  BOOST_TEST(t.box->dropped_frames() == 1u);  // 0.0; 1.0 was superseded, not dropped
+  BOOST_TEST(t.box->queued_frames() == 2u);
+  BOOST_TEST(t.box->queued_bytes() == 250u);
+  BOOST_TEST_REQUIRE(t.box->push_state(7, message(1, 2)));  // replaces 1.1 where it now is
+  BOOST_TEST(t.box->queued_bytes() == 200u);
+  t.box->push(message(0, 2));
+  BOOST_TEST(t.box->dropped_frames() == 1u);
+  t.start();
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"D1", "0.1", "1.2", "0.2"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(t.box->queued_bytes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(drop_oldest_replacement_keeps_boundaries_and_other_keys) {
+  howdy::outbox_options o;
+  o.max_bytes = 400;
+  o.policy = howdy::overflow_policy::drop_oldest;
+  o.drop_notice = drop_notice;
+  recorded_outbox t(o);
+  t.box->push_state(7, message(1, 0));
+  t.box->push(message(0, 0));
+  t.box->push(message(0, 1), howdy::write_boundary::after);
+  t.box->push_state(8, message(3, 0));
+  t.box->push_state(7, message(1, 1, 150));  // 1.0 goes, 0.0 is dropped, 1.1 at the end
+  t.box->push_state(8, message(3, 1));       // replaces 3.0: its mark moved up with it
+  t.box->push_state(7, message(1, 2));       // replaces 1.1
+  BOOST_TEST(t.box->dropped_frames() == 1u);
+  BOOST_TEST(t.box->queued_frames() == 3u);
+  t.start();
+  t.settle();
+  // The boundary moved up with 0.1.
+  BOOST_TEST_REQUIRE(t.out.writes().size() == 2u);
+  BOOST_TEST(t.out.writes()[0].size() == 2u);  // D1 0.1
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"D1", "0.1", "3.1", "1.2"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(drop_oldest_replacement_of_a_held_state) {
+  howdy::outbox_options o;
+  o.max_bytes = 350;
+  o.policy = howdy::overflow_policy::drop_oldest;
+  o.drop_notice = drop_notice;
+  recorded_outbox t(o);
+  t.box->push(message(0, 0));
+  t.box->hold();
+  t.box->push_state(7, message(1, 0));
+  t.box->push(message(2, 0));
+  t.box->push_state(7, message(1, 1, 200));  // 1.0 goes, 0.0 is dropped; 1.1 held at the end
+  BOOST_TEST(t.box->dropped_frames() == 1u);
+  BOOST_TEST(t.box->queued_frames() == 2u);
+  BOOST_TEST(t.box->queued_bytes() == 300u);
+  t.start();
+  t.settle();
+  BOOST_TEST(t.out.writes().empty());  // both are held
+  t.box->release({message(4, 0, 50)});  // 350: fits
+  t.box->push_state(7, message(1, 2));  // replaces 1.1 where release() put it
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"D1", "4.0", "2.0", "1.2"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_dropped_state_is_forgotten) {
+  howdy::outbox_options o;
+  o.max_bytes = 200;
+  o.policy = howdy::overflow_policy::drop_oldest;
+  recorded_outbox t(o);
+  t.box->push_state(7, message(1, 0));
+  t.box->push(message(0, 0));
+  t.box->push(message(0, 1));           // drops 1.0
+  t.box->push_state(7, message(1, 1));  // queued at the end (drops 0.0)
+  t.box->push_state(7, message(1, 2));  // replaces 1.1, not the frame that took 1.0's place
+  BOOST_TEST(t.box->dropped_frames() == 2u);
+  t.start();
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.1", "1.2"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(states_after_close_are_refused) {
+  recorded_outbox t;
+  BOOST_TEST_REQUIRE(t.box->push_state(7, message(1, 0)));
+  t.box->close();
+  BOOST_TEST(!t.box->push_state(7, message(1, 1)));  // would have replaced 1.0
+  BOOST_TEST(!t.box->push_state(8, message(3, 0)));
+  t.box->post_state(7, message(1, 2));
+  t.start();
+  BOOST_TEST_REQUIRE(run_until(t.ctx, [&] { return t.result.has_value(); }));
+  BOOST_TEST(!*t.result);
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"1.0"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(post_state_from_another_thread) {
+  recorded_outbox t;
+  t.box->push(message(0, 0));
+  std::thread([&] {
+    for (std::uint64_t i = 0; i < 100; ++i) t.box->post_state(7, message(1, i));
+  }).join();
+  t.box->push(message(0, 1));  // before the posted states run
+  t.settle();
+  BOOST_TEST(t.box->queued_frames() == 3u);
+  t.start();
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0", "0.1", "1.99"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(states_after_the_queue_drained_and_shrank) {
+  recorded_outbox t;
+  t.start();
+  for (std::uint64_t i = 0; i < 200; ++i) t.box->push(message(0, i));
+  t.box->push_state(7, message(1, 0));
+  t.settle();  // everything written; the ring gave its storage back
+  BOOST_TEST_REQUIRE(t.box->queued_frames() == 0u);
+  t.box->push_state(7, message(1, 1));  // 1.0 was sent: queued
+  t.box->push(message(0, 200));
+  t.box->push_state(7, message(1, 2));  // replaces 1.1
+  BOOST_TEST(t.box->queued_frames() == 2u);
+  t.settle();
+  auto got = labels(t.out.bytes());
+  BOOST_TEST_REQUIRE(got.size() == 203u);
+  BOOST_TEST(got[200] == "1.0");
+  BOOST_TEST(got[201] == "1.2");
+  BOOST_TEST(got[202] == "0.200");
+}
+
+BOOST_AUTO_TEST_CASE(a_write_boundary_within_max_batch) {
+  howdy::outbox_options o;
+  o.max_batch = 2;
+  recorded_outbox t(o);
+  for (std::uint64_t i = 0; i < 5; ++i)
+    t.box->push(message(0, i), i == 2 ? howdy::write_boundary::after : howdy::write_boundary::none);
+  t.start();
+  t.settle();
+  BOOST_TEST_REQUIRE(t.out.writes().size() == 3u);
+  BOOST_TEST(t.out.writes()[0].size() == 2u);  // 0.0 0.1 (max_batch)
+  BOOST_TEST(t.out.writes()[1].size() == 1u);  // 0.2 (boundary)
+  BOOST_TEST(t.out.writes()[2].size() == 2u);  // 0.3 0.4
+  BOOST_TEST(labels(t.out.bytes()).size() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_boundary_on_a_held_frame_moves_with_it) {
+  recorded_outbox t;
+  t.box->push(message(0, 0));
+  t.box->hold();
+  t.box->push(message(2, 0), howdy::write_boundary::after);
+  t.box->push(message(2, 1));
+  t.box->release({message(4, 0), message(4, 1)});
+  t.start();
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"0.0", "4.0", "4.1", "2.0", "2.1"}),
+             boost::test_tools::per_element());
+  BOOST_TEST_REQUIRE(t.out.writes().size() == 2u);
+  BOOST_TEST(t.out.writes()[0].size() == 4u);
+  BOOST_TEST(t.out.writes()[1].size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_dropped_frame_takes_its_write_boundary_along) {
+  howdy::outbox_options o;
+  o.max_bytes = 300;
+  o.policy = howdy::overflow_policy::drop_oldest;
+  o.drop_notice = drop_notice;
+  recorded_outbox t(o);
+  t.box->push(message(0, 0), howdy::write_boundary::after);
+  t.box->push(message(0, 1));
+  t.box->push(message(0, 2));
+  t.box->push(message(0, 3));  // drops 0.0 and its boundary
+  t.start();
+  t.settle();
+  BOOST_TEST(labels(t.out.bytes()) == (std::vector<std::string>{"D1", "0.1", "0.2", "0.3"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(t.out.writes().size() == 1u);  // the notice does not inherit the boundary
+}
+
+BOOST_AUTO_TEST_CASE(a_write_boundary_with_a_slow_reader) {
+  gated_outbox t;
+  t.start();
+  t.box->push(message(0, 0));
+  t.settle();  // 0.0 is being written
+  t.box->push(message(0, 1), howdy::write_boundary::after);  // say, a login ack
+  t.box->push_state(7, message(1, 0));                       // and the first list
+  t.box->push(message(0, 2));
+  while (t.out.accept()) t.settle();
+  const std::vector<std::string> want = {"0.0", "0.1", "1.0 0.2"};
+  BOOST_TEST(write_labels(t.out) == want, boost::test_tools::per_element());
+}
+
+// Two partitions on two threads, two publishers on two more: one publishes
+// ordinary frames and states under key 7, the other states under key 8.
+BOOST_AUTO_TEST_CASE(publish_state_from_threads_into_threaded_partitions) {
+  asio::io_context ctx(2);
+  auto work = asio::make_work_guard(ctx);
+  auto a = asio::make_strand(ctx), b = asio::make_strand(ctx);
+  howdy::broadcast_hub hub({a, b});
+  std::vector<std::shared_ptr<howdy::outbox>> boxes;
+  std::vector<howdy::broadcast_hub::subscription> subs;
+  for (auto ex : {a, b, a, b}) {
+    boxes.push_back(std::make_shared<howdy::outbox>(asio::any_io_executor(ex)));
+    subs.push_back(hub.subscribe(*boxes.back()));
+  }
+  std::thread t1([&] { ctx.run(); }), t2([&] { ctx.run(); });
+  constexpr std::uint64_t n = 2000;
+  std::thread p1([&] {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      hub.publish(message(0, i));
+      hub.publish_state(7, message(1, i));
+    }
+  });
+  std::thread p2([&] {
+    for (std::uint64_t i = 0; i < n; ++i) hub.publish_state(8, message(3, i));
+  });
+  p1.join();
+  p2.join();
+  // Every delivery was posted before these markers, on the same strands.
+  std::promise<void> da, db;
+  asio::post(a, [&] { da.set_value(); });
+  asio::post(b, [&] { db.set_value(); });
+  da.get_future().wait();
+  db.get_future().wait();
+  work.reset();
+  t1.join();
+  t2.join();
+  for (auto& box : boxes) BOOST_TEST(box->queued_frames() == n + 2);  // n ordinary, one state per key
+  std::vector<std::unique_ptr<howdy_test::recording_stream>> outs;
+  std::vector<std::optional<std::error_code>> results(boxes.size());
+  for (std::size_t i = 0; i < boxes.size(); ++i) {
+    outs.push_back(std::make_unique<howdy_test::recording_stream>(boxes[i]->get_executor()));
+    boxes[i]->async_run(*outs.back(), [&, i](std::error_code ec) { results[i] = ec; });
+    boxes[i]->close();
+  }
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] {
+    for (auto& r : results)
+      if (!r) return false;
+    return true;
+  }));
+  // Publisher 1's order: 0.0, then its last state where the first one was, then 0.1...
+  std::vector<std::string> want = {"0.0", "1." + std::to_string(n - 1)};
+  for (std::uint64_t i = 1; i < n; ++i) want.push_back("0." + std::to_string(i));
+  for (std::size_t i = 0; i < boxes.size(); ++i) {
+    BOOST_TEST(!*results[i]);
+    std::vector<std::string> got, key8;
+    for (auto& l : labels(outs[i]->bytes())) (l.starts_with("3.") ? key8 : got).push_back(l);
+    BOOST_TEST(got == want, boost::test_tools::per_element());
+    BOOST_TEST(key8 == std::vector<std::string>{"3." + std::to_string(n - 1)}, boost::test_tools::per_element());
   }
 }
 

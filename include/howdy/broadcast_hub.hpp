@@ -6,8 +6,11 @@
 // exactly the frames published after its subscribe() returned, even those whose
 // hand-off reaches its partition later; so "subscribe, then read what was
 // stored up to now" misses nothing and gets nothing twice. publish_state()
-// delivers the latest state under a key (outbox.hpp: a slow subscriber gets
-// the newest, never a backlog of stale ones).
+// delivers the latest state under a key, with the same numbering: each
+// subscriber's outbox keeps at most one unsent frame per key, replaced in
+// place (outbox.hpp), so a slow subscriber gets the newest, never a backlog of
+// stale ones. Write boundaries are per subscriber: outbox::push(frame,
+// write_boundary::after) on its own outbox.
 #pragma once
 
 #include <howdy/outbox.hpp>

@@ -11,14 +11,18 @@
 //   box->post(frame);                                         // from anywhere
 //   box->push_state(key, frame);                              // the latest state under `key`
 //
-// State frames (conflation, as a "last value" queue): a frame pushed with
-// push_state(key, ...) is the latest state under `key` (say, a user list).
-// The outbox keeps at most one unsent frame per key: a newer one replaces the
-// queued one in place, taking its position among ordinary frames (the
-// position of the oldest unsent state of that key). A state already handed to
-// a write is not replaced; the newer one is then queued at the end. Ordinary
-// frames are never dropped or reordered by this. So a fast reader gets every
-// state, and a slow one the latest as fast as it reads, never a backlog.
+// State frames (conflation, as in a "last value" queue): push_state(key, f)
+// queues `f` as the latest state under `key` (say, a user list). The outbox
+// keeps at most one unsent frame per key. If a frame of `key` is queued and
+// not yet taken into a write, `f` replaces it in place: it goes out at that
+// frame's position among the others (the position of the oldest unsent state
+// of `key`), and queued_bytes() changes by the difference in size. Otherwise
+// (none queued, or the last one is already being written) `f` is queued at
+// the end like push(). Ordinary frames are never dropped or reordered by
+// this, and states of different keys never replace each other. So a fast
+// reader gets every state, and a slow one the latest as fast as it reads,
+// never a backlog. A state is otherwise a frame like any other: held by
+// hold(), counted by the limits, dropped by drop_oldest.
 //
 // Write boundaries: push(frame, write_boundary::after) makes that frame the
 // last of its gather write; what is queued after it goes in a later write
@@ -48,6 +52,7 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -106,6 +111,7 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
 
   explicit basic_outbox(executor_type ex, outbox_options options = {})
       : ex_(std::move(ex)), options_(std::move(options)), done_(ex_) {
+    options_.max_batch = std::clamp<std::size_t>(options_.max_batch, 1, max_gather_buffers);
     done_.expires_at(timer::time_point::max());
   }
 
@@ -131,21 +137,22 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
     return true;
   }
 
-  // Queues `frame` as the latest state under `key`: it replaces, in place, an
-  // unsent frame of that key still queued, or else is queued at the end like
-  // push(). The limits apply to the bytes it adds. Call on the outbox's
-  // executor; false when closed or failed, like push().
+  // Queues `frame` as the latest state under `key` (see the top of this
+  // file): it replaces, in place, the frame of that key still queued and not
+  // yet being written, or else is queued at the end like push(). The limits
+  // apply to the bytes it adds: a replacement that would pass max_bytes fails
+  // the outbox under overflow_policy::disconnect; under drop_oldest the older
+  // state goes and `frame` is queued at the end, the policy making room for it.
+  // Call on the outbox's executor; false when closed or failed, like push().
+  // O(keys in use); no allocation once each key has been pushed once.
   bool push_state(state_key key, shared_buffer frame) {
     if (closed_ || error_) return false;
-    for (auto& s : states_) {
-      if (s.key != key) continue;
-      if (const auto i = index_of(s.position); i >= in_flight_ && i < queue_.size()) return replace(s, i, std::move(frame));
-      if (!push(std::move(frame))) return false;
-      s.position = position_of(queue_.size() - 1);
-      return true;
+    if (const auto* mark = state_of(key)) {
+      const std::size_t i = index_of(mark->position);
+      if (i >= in_flight_ && i < queue_.size()) return replace(key, i, std::move(frame));
     }
     if (!push(std::move(frame))) return false;
-    states_.push_back({key, position_of(queue_.size() - 1)});
+    mark_state(key, position_of(queue_.size() - 1));
     return true;
   }
 
@@ -178,15 +185,18 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
       }
       queue_.truncate(queue_.size() - held_count_);
       held_count_ = 0;
-      for (auto& f : ahead)
-        if (!enqueue(std::move(f))) return;
-      // The held frames move back by what went ahead: so do the marks on them.
-      const std::uint64_t moved = position_of(queue_.size()) - first_held;
+      // The held frames move back by what goes ahead: so do the marks on them,
+      // before `ahead` takes their positions (drops while queueing it forget
+      // the marks of the frames they drop; front + size stays put meanwhile,
+      // so the held frames come back exactly ahead.size() positions later).
+      const std::uint64_t moved = ahead.size();
       auto shift = [&](std::uint64_t& p) {
         if (p - first_held < held.size()) p += moved;
       };
       for (auto& s : states_) shift(s.position);
       for (auto& b : boundaries_) shift(b);
+      for (auto& f : ahead)
+        if (!enqueue(std::move(f))) return;
       for (auto& f : held)
         if (!enqueue(std::move(f))) return;
     }
@@ -266,8 +276,22 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
  private:
   struct state_mark {
     state_key key;
-    std::uint64_t position;  // of the last frame queued under `key`
+    std::uint64_t position;  // of the last frame queued under `key` (maybe sent since)
   };
+
+  const state_mark* state_of(state_key key) const noexcept {
+    for (const auto& m : states_)
+      if (m.key == key) return &m;
+    return nullptr;
+  }
+  void mark_state(state_key key, std::uint64_t position) {
+    for (auto& m : states_)
+      if (m.key == key) {
+        m.position = position;
+        return;
+      }
+    states_.push_back({key, position});
+  }
 
   // async_run(): attaches the stream, then waits on done_ until the outbox
   // finishes. Its own steps run on the outbox's executor; the handler on its own.
@@ -290,7 +314,8 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
       switch (step) {
         case starting:
           step = attaching;
-          return asio::dispatch(asio::bind_executor(box->ex_, std::move(self)));
+          // Posted, not dispatched: the handler never runs inside async_run().
+          return asio::post(asio::bind_executor(box->ex_, std::move(self)));
         case attaching:
           step = waiting;
           box->attach(*stream);
@@ -455,26 +480,43 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
   }
 
   // Replaces the unsent frame at `index` by a newer state of its key.
-  bool replace(state_mark& mark, std::size_t index, shared_buffer frame) {
+  bool replace(state_key key, std::size_t index, shared_buffer frame) {
     const std::size_t old_size = queue_[index].size();
-    if (queued_bytes_ - old_size + frame.size() > options_.max_bytes) {
-      if (options_.policy == overflow_policy::disconnect || frame.size() > options_.max_bytes) {
-        fail(error::slow_consumer);
-        return false;
-      }
-      // drop_oldest: the older state goes, and the newer one is queued like
-      // any frame (the policy makes room for it).
-      queued_bytes_ -= old_size;
-      queue_[index] = shared_buffer{};
-      if (!enqueue(std::move(frame))) return false;
-      if (held_) ++held_count_;
-      mark.position = position_of(queue_.size() - 1);
-      schedule_flush();
+    if (queued_bytes_ - old_size + frame.size() <= options_.max_bytes) {
+      queued_bytes_ = queued_bytes_ - old_size + frame.size();
+      queue_[index] = std::move(frame);
       return true;
     }
-    queued_bytes_ = queued_bytes_ - old_size + frame.size();
-    queue_[index] = std::move(frame);
+    if (options_.policy == overflow_policy::disconnect || frame.size() > options_.max_bytes) {
+      fail(error::slow_consumer);
+      return false;
+    }
+    // drop_oldest: the older state goes (superseded, not counted as dropped),
+    // and the newer one is queued at the end like any frame, the policy
+    // making room for it. The frames after the old one move up a position.
+    const std::uint64_t removed = position_of(index);
+    if (index >= queue_.size() - held_count_) --held_count_;
+    queued_bytes_ -= old_size;
+    queue_.erase_at(index);
+    std::erase(boundaries_, removed);
+    const std::uint64_t end = position_of(queue_.size()) + 1;  // before the erase
+    auto close_gap = [&](std::uint64_t& p) {
+      if (p > removed && p < end) --p;
+    };
+    for (auto& m : states_) close_gap(m.position);
+    for (auto& b : boundaries_) close_gap(b);
+    if (!push(std::move(frame))) return false;
+    mark_state(key, position_of(queue_.size() - 1));
     return true;
+  }
+
+  // Forgets the state marks and write boundaries of the `count` frames from
+  // `first` on, about to be dropped: a later state of their key is queued at
+  // the end, and no boundary lingers on a position that another frame takes.
+  void forget(std::uint64_t first, std::size_t count) {
+    auto dropped = [&](std::uint64_t p) { return p - first < count; };
+    std::erase_if(states_, [&](const state_mark& m) { return dropped(m.position); });
+    std::erase_if(boundaries_, dropped);
   }
 
   void finish() {
@@ -500,6 +542,7 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
     // Held frames are the newest: they go only once every older one has.
     const std::size_t older = queue_.size() - held_count_ - in_flight_;
     if (drop > older) held_count_ -= drop - older;
+    forget(position_of(in_flight_), drop);
     queue_.erase(in_flight_, drop);
     // The frames in flight moved back into the freed slots: the head's
     // position grew by `drop`, and the frames after the dropped ones keep theirs.
@@ -522,7 +565,7 @@ class basic_outbox : public std::enable_shared_from_this<basic_outbox<Executor>>
   std::size_t in_flight_ = 0;   // frames at the head of queue_ in the batch
   std::size_t held_count_ = 0;  // frames at the tail of queue_ pushed since hold()
   std::uint64_t front_position_ = 0;  // the position of queue_'s head (see position_of)
-  std::vector<state_mark> states_;        // one per key ever pushed (a few)
+  std::vector<state_mark> states_;         // one per key in use (a few)
   std::vector<std::uint64_t> boundaries_;  // positions of frames that end their write, oldest first
   std::uint64_t dropped_total_ = 0;
   std::uint64_t dropped_unreported_ = 0;

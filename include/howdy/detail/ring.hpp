@@ -33,6 +33,12 @@ class ring {
     for (std::size_t i = 0; i < count; ++i) pop_front();
   }
 
+  // Removes the element at `i`, moving the ones after it up: O(size - i).
+  void erase_at(std::size_t i) noexcept {
+    for (; i + 1 < size_; ++i) (*this)[i] = std::move((*this)[i + 1]);
+    (*this)[--size_] = T{};
+  }
+
   // Gives the storage back when empty and larger than `keep` slots, so that a
   // burst does not leave an idle connection holding its peak memory.
   void trim(std::size_t keep) noexcept {
