@@ -369,7 +369,7 @@ BOOST_AUTO_TEST_CASE(hcp2_users_count_bounds) {
 
 BOOST_AUTO_TEST_CASE(hcp2_unknown_frame_types) {
   namespace h2 = hcp::hcp2;
-  for (unsigned t : {0x00u, 0x07u, 0x13u, 0x21u, 0x34u, 0x41u, 0x7Fu, 0x80u, 0x89u, 0x8Cu, 0x90u, 0x92u, 0xA2u, 0xB4u,
+  for (unsigned t : {0x00u, 0x07u, 0x13u, 0x21u, 0x34u, 0x41u, 0x7Fu, 0x80u, 0x8Du, 0x90u, 0x93u, 0xA2u, 0xB6u,
                      0xC1u, 0xFFu}) {
     auto const f = with_length("\0\0\0\0"s + char(t) + "future payload");
     auto const e = parse_fails(f);
@@ -597,6 +597,100 @@ BOOST_AUTO_TEST_CASE(hcp2_new_frames_write_into_buffer) {
                     std::length_error);
   BOOST_CHECK_THROW(h2::write_register(std::span(buf).first(5), "Amy", "pw"), std::length_error);
   BOOST_TEST(h2::write_received(std::span(buf).first(h2::received_size()), 1) == 13u);
+}
+
+// ---------------------------------------------------------------------------
+// Issue 12: PRESENCE and the pages of long lists (docs/protocol.md 2.14)
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(hcp2_presence_and_parts_hex_vectors) {
+  namespace h2 = hcp::hcp2;
+  const std::vector<h2::roster_entry> presence{{1, "Amy"}, {0, "Bob"}};
+  BOOST_TEST(h2::encode_presence(presence) == from_hex("0000000d 89 0002 01 03 416d79 00 03 426f62"));
+  BOOST_TEST(h2::encode_presence({}) == from_hex("00000003 89 0000"));
+  BOOST_TEST(h2::encode_users_part({"Jon", "Amy"}) == from_hex("0000000b 8c 0002 03 4a6f6e 03 416d79"));
+  const std::vector<h2::roster_entry> amy{{3, "Amy"}};
+  BOOST_TEST(h2::encode_roster_part(amy) == from_hex("00000008 92 0001 03 03 416d79"));
+  BOOST_TEST(h2::encode_room_members_part("news", amy) == from_hex("0000000d b4 04 6e657773 0001 03 03 416d79"));
+  const std::vector<h2::room_entry> tea{{"tea", 1}};
+  BOOST_TEST(h2::encode_room_list_part(tea) == from_hex("0000000b b5 0001 03 746561 00000001"));
+  BOOST_TEST(h2::hello_presence_batches == 0x2u);
+  BOOST_TEST(h2::encode_hello(2, h2::hello_presence_batches) == from_hex("00000009 01 484350 02 00000002"));
+}
+
+BOOST_AUTO_TEST_CASE(hcp2_presence_and_parts_round_trip) {
+  namespace h2 = hcp::hcp2;
+  const std::vector<h2::roster_entry> entries{{1, "Amy"}, {0, "Bob"}, {1, std::string_view("Jos\xC3\xA9")}, {1, ""}};
+  {
+    const auto f = h2::encode_presence(entries);
+    const auto v = get_frame<h2::presence>(h2::parse(as_bytes(f)));
+    BOOST_TEST_REQUIRE(v.entries.size() == 4u);
+    BOOST_TEST(v.entries[0].status == 1);
+    BOOST_TEST(v.entries[1].name == "Bob");
+    BOOST_TEST(v.entries[1].status == 0);
+    BOOST_TEST(v.entries[2].name == "Jos\xC3\xA9");
+  }
+  {
+    const auto f = h2::encode_roster_part(entries);
+    BOOST_TEST(get_frame<h2::roster_part>(h2::parse(as_bytes(f))).entries.size() == 4u);
+    const auto m = h2::encode_room_members_part("news", entries);
+    const auto v = get_frame<h2::room_members_part>(h2::parse(as_bytes(m)));
+    BOOST_TEST(v.room == "news");
+    BOOST_TEST(v.members.size() == 4u);
+  }
+  {
+    const std::vector<std::string> names{"a", std::string(64, 'z'), "c"};
+    const auto f = h2::encode_users_part(names);
+    const auto v = get_frame<h2::users_part>(h2::parse(as_bytes(f)));
+    BOOST_TEST_REQUIRE(v.names.size() == 3u);
+    BOOST_TEST(v.names[1] == std::string(64, 'z'));
+  }
+  {
+    const std::vector<h2::room_entry> rooms{{"a", 1}, {"b", 0xFFFFFFFF}};
+    const auto f = h2::encode_room_list_part(rooms);
+    const auto v = get_frame<h2::room_list_part>(h2::parse(as_bytes(f)));
+    BOOST_TEST_REQUIRE(v.rooms.size() == 2u);
+    BOOST_TEST(v.rooms[1].members == 0xFFFFFFFFu);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(hcp2_presence_and_parts_malformed) {
+  namespace h2 = hcp::hcp2;
+  auto malformed = [](std::string_view hex) { return parse_fails(from_hex(hex)).code == h2::errc::malformed_frame; };
+  // PRESENCE: a count the frame cannot hold, a cut entry, a name over 64, trailing bytes.
+  BOOST_TEST(malformed("00000003 89 ffff"));
+  BOOST_TEST(malformed("00000002 89 00"));
+  BOOST_TEST(malformed("00000006 89 0002 01 00 01"));
+  BOOST_TEST(malformed("00000007 89 0001 01 03 416d"));
+  BOOST_TEST(malformed("00000009 89 0001 01 03 416d79 00"));
+  BOOST_TEST(parse_fails(with_length("\0\0\0\0\x89\x00\x01\x01\x41"s + std::string(65, 'x'))).code ==
+             h2::errc::malformed_frame);
+  BOOST_TEST(parse_fails(from_hex("00000009 89 0001 01 03 416d79 00")).type == 0x89);
+  // USERS_PART: like USERS.
+  BOOST_TEST(malformed("00000003 8c ffff"));
+  BOOST_TEST(malformed("00000006 8c 0001 00 00"));
+  BOOST_TEST(get_frame<h2::users_part>(h2::parse(as_bytes(from_hex("00000006 8c 0003 00 00 00")))).names.size() ==
+             3u);
+  // ROSTER_PART, ROOM_MEMBERS_PART, ROOM_LIST_PART: like their final frames.
+  BOOST_TEST(malformed("00000003 92 ffff"));
+  BOOST_TEST(malformed("00000006 92 0002 01 00 01"));
+  BOOST_TEST(malformed("00000005 b4 01 61 ffff"));
+  BOOST_TEST(malformed("00000004 b4 05 61 00"));
+  BOOST_TEST(malformed("00000003 b5 ffff"));
+  BOOST_TEST(malformed("00000008 b5 0002 00 00000001"));
+  BOOST_TEST(malformed("00000009 b5 0001 00 00000001 00"));
+  // Empty payloads.
+  for (unsigned t : {0x89u, 0x8Cu, 0x92u, 0xB4u, 0xB5u}) {
+    const auto f = with_length("\0\0\0\0"s + char(t));
+    BOOST_TEST((parse_fails(f).code == h2::errc::malformed_frame), "type " << t);
+  }
+  // The encoders refuse what the wire cannot carry.
+  const std::vector<h2::roster_entry> many(65536, h2::roster_entry{1, "a"});
+  BOOST_CHECK_THROW(h2::encode_presence(many), std::length_error);
+  BOOST_CHECK_THROW(h2::encode_roster_part(many), std::length_error);
+  const std::string too_long(65, 'x');
+  const std::vector<h2::roster_entry> long_name{{1, too_long}};
+  BOOST_CHECK_THROW(h2::encode_presence(long_name), std::length_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

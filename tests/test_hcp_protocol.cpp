@@ -1,7 +1,9 @@
 // Unit tests for samples/hcp/wire/: the rules HCP/1 and HCP/2 share (names,
 // protocol detection), the HCP/1 message codecs, and hostile input to every
 // decoder. HCP/2 is in test_hcp2_wire.cpp, the text protocol in
-// test_hcp_text.cpp, the stream codecs in test_hcp_framing.cpp.
+// test_hcp_text.cpp, the stream codecs in test_hcp_framing.cpp. At the end:
+// the server's paging and presence batches (server/lists.hpp) and its tick
+// (server/tick.hpp), which turn lists and joins into these frames.
 
 #include <boost/test/unit_test.hpp>
 
@@ -13,7 +15,14 @@
 #include "hcp/wire/hcp2.hpp"
 #include "hcp/wire/text.hpp"
 
+#include "hcp/server/lists.hpp"
+#include "hcp/server/tick.hpp"
+
 #include <howdy/utf8.hpp>
+
+#include <asio/io_context.hpp>
+
+#include <thread>
 
 #include <array>
 #include <cstdint>
@@ -318,6 +327,157 @@ BOOST_AUTO_TEST_CASE(hostile_input_never_crashes) {
     (void)hcp::text::parse_command(payload);
   }
   BOOST_TEST(parsed > 0u);  // text-ending frames accept most random payloads
+}
+
+// ---------------------------------------------------------------------------
+// server/lists.hpp and server/tick.hpp (issue 12)
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// Splits a buffer of whole HCP/2 frames into them.
+std::vector<std::string> split_frames(const howdy::shared_buffer& b) {
+  std::vector<std::string> out;
+  const std::string_view all(reinterpret_cast<const char*>(b.data()), b.size());
+  for (std::size_t at = 0; at < all.size();) {
+    BOOST_TEST_REQUIRE(all.size() - at >= 5u);
+    const auto len = (std::uint32_t(std::uint8_t(all[at])) << 24) | (std::uint32_t(std::uint8_t(all[at + 1])) << 16) |
+                     (std::uint32_t(std::uint8_t(all[at + 2])) << 8) | std::uint32_t(std::uint8_t(all[at + 3]));
+    BOOST_TEST_REQUIRE(all.size() - at >= 4 + len);
+    out.emplace_back(all.substr(at, 4 + len));
+    at += 4 + len;
+  }
+  return out;
+}
+
+std::string text_of(const howdy::shared_buffer& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(server_pages_of_limits) {
+  // 10-byte empty frame, 10 bytes per entry, max frame 46 (50 bytes with the length field): 4 per page.
+  auto pages = hcp::pages_of(9, 10, 46, [](std::size_t) { return 10; });
+  BOOST_TEST_REQUIRE(pages.size() == 3u);
+  BOOST_TEST(pages[0].first == 0u);
+  BOOST_TEST(pages[0].second == 4u);
+  BOOST_TEST(pages[2].first == 8u);
+  BOOST_TEST(pages[2].second == 9u);
+  BOOST_TEST(hcp::pages_of(0, 10, 46, [](std::size_t) { return 10; }).size() == 1u);  // an empty list: one page
+  // An entry that alone is larger than a page still gets a page of its own.
+  BOOST_TEST(hcp::pages_of(2, 10, 46, [](std::size_t) { return 100; }).size() == 2u);
+  // 65,535 entries at most per page.
+  auto big = hcp::pages_of(70000, 7, 16u << 20, [](std::size_t) { return 2; });
+  BOOST_TEST_REQUIRE(big.size() == 2u);
+  BOOST_TEST(big[0].second == 65535u);
+}
+
+BOOST_AUTO_TEST_CASE(server_users_pages_round_trip) {
+  namespace h2 = hcp::hcp2;
+  std::vector<std::string> names;
+  for (int i = 0; i < 300; ++i) names.push_back("user-" + std::to_string(i));
+  std::size_t last_first = 0;
+  const auto pages = hcp::users_pages(names, 256, &last_first);
+  BOOST_TEST_REQUIRE(pages.size() > 5u);
+  std::vector<std::string> back;
+  for (std::size_t p = 0; p < pages.size(); ++p) {
+    BOOST_TEST(pages[p].size() <= 256u + 4u);
+    const auto f = h2::parse({pages[p].data(), pages[p].size()});
+    const bool last = p + 1 == pages.size();
+    if (last) {
+      BOOST_TEST(back.size() == last_first);
+      for (auto n : get_frame<h2::users>(f).names) back.emplace_back(n);
+    } else {
+      for (auto n : get_frame<h2::users_part>(f).names) back.emplace_back(n);
+    }
+  }
+  BOOST_TEST(back == names, boost::test_tools::per_element());
+  // One page: just USERS.
+  const std::vector<std::string> two{"a", "b"};
+  const auto one = hcp::users_pages(two, 65536);
+  BOOST_TEST_REQUIRE(one.size() == 1u);
+  BOOST_TEST(text_of(one[0]) == h2::encode_users({"a", "b"}));
+}
+
+BOOST_AUTO_TEST_CASE(server_presence_batches) {
+  namespace h2 = hcp::hcp2;
+  const std::vector<h2::roster_entry> entries{{h2::status_online, "Amy"}, {0, "Bob"}};
+  // Clients with HELLO flag 0x2: one PRESENCE frame.
+  BOOST_TEST(text_of(hcp::presence_batch(entries, 65536)) == h2::encode_presence(entries));
+  // The others: JOINED and LEFT back to back, in one buffer.
+  BOOST_TEST(text_of(hcp::joined_left_batch(entries)) == h2::encode_joined("Amy") + h2::encode_left("Bob"));
+  // Rooms: ROOM_JOINED / ROOM_LEFT.
+  BOOST_TEST(text_of(hcp::room_batch("news", entries)) ==
+             h2::encode_room_joined("news", "Amy") + h2::encode_room_left("news", "Bob"));
+  // More than one frame holds: several PRESENCE frames, every entry once, in order.
+  std::vector<std::string> names;
+  for (int i = 0; i < 100; ++i) names.push_back("someone-" + std::to_string(i));
+  std::vector<h2::roster_entry> many;
+  for (std::size_t i = 0; i < names.size(); ++i) many.push_back({std::uint8_t(i % 2), names[i]});
+  const auto frames = split_frames(hcp::presence_batch(many, 256));
+  BOOST_TEST_REQUIRE(frames.size() > 1u);
+  std::size_t i = 0;
+  for (auto& f : frames) {
+    BOOST_TEST(f.size() <= 260u);
+    for (auto& e : get_frame<h2::presence>(h2::parse(as_bytes(f))).entries) {
+      BOOST_TEST(e.name == names[i]);
+      BOOST_TEST(e.status == i % 2);
+      ++i;
+    }
+  }
+  BOOST_TEST(i == names.size());
+}
+
+BOOST_AUTO_TEST_CASE(server_tick_batch_coalesces_in_order) {
+  asio::io_context io;
+  std::vector<std::vector<int>> flushes;
+  hcp::tick_batch<int> batch(io.get_executor(), std::chrono::milliseconds(20),
+                             [&](std::vector<int>& events) { flushes.push_back(events); });
+  // From several threads, before the executor runs: all in one flush, each thread's in its order.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 250; ++i) batch.add(t * 1000 + i);
+    });
+  for (auto& t : threads) t.join();
+  io.run();
+  BOOST_TEST_REQUIRE(flushes.size() == 1u);
+  BOOST_TEST(flushes[0].size() == 1000u);
+  std::array<int, 4> next{0, 0, 0, 0};
+  for (int e : flushes[0]) {
+    BOOST_TEST(e % 1000 == next[std::size_t(e / 1000)]);
+    ++next[std::size_t(e / 1000)];
+  }
+  // Later events: a new flush.
+  batch.add(7);
+  io.restart();
+  io.run();
+  BOOST_TEST_REQUIRE(flushes.size() == 2u);
+  BOOST_TEST(flushes[1] == std::vector<int>{7});
+  // Stopped: nothing more.
+  batch.stop();
+  batch.add(8);
+  io.restart();
+  io.run();
+  BOOST_TEST(flushes.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(server_tick_batch_zero_tick_and_quiet) {
+  asio::io_context io;
+  int flushed = 0, quiet = 0;
+  hcp::tick_batch<int>* self = nullptr;
+  hcp::tick_batch<int> batch(
+      io.get_executor(), std::chrono::milliseconds(0),
+      [&](std::vector<int>& events) {
+        flushed += int(events.size());
+        self->check_quiet(std::chrono::milliseconds(0));
+      },
+      [&] { ++quiet; });
+  self = &batch;
+  batch.add(1);
+  batch.add(2);
+  io.run();  // tick 0: flushed as soon as the executor runs; nothing added since, so quiet once
+  BOOST_TEST(flushed == 2);
+  BOOST_TEST(quiet == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -59,6 +59,9 @@ int main(int argc, char** argv) {
     ("history-per-room", "messages kept per room", cxxopts::value<std::string>()->default_value("1000"))
     ("history-per-user", "whispers kept per account", cxxopts::value<std::string>()->default_value("1000"))
     ("pwhash", "password hashing cost: interactive, or min (tests only: fast and weak)", cxxopts::value<std::string>()->default_value("interactive"))
+    ("presence-tick-ms", "joins and leaves are batched and sent once per this many ms (at least); 0 = at once", cxxopts::value<std::string>()->default_value("50"))
+    ("presence-tick-per-client-us", "the presence tick grows by this many us per client that hears presence (200 ms at 10,000 with 20)", cxxopts::value<std::string>()->default_value("20"))
+    ("hcp1-list-rate", "MiB/s of HCP/1 user lists to everyone in all (or after 1 s without joins or leaves); 0 = every tick", cxxopts::value<std::string>()->default_value("128"))
     ("login-attempts", "sign-in attempts per name in a burst (one more every 12 s; an address gets 4x)", cxxopts::value<std::string>()->default_value("5"))
     ("q,quiet", "log warnings and errors only")
     ("v,verbose", "log debug details too (never message text)")
@@ -98,6 +101,10 @@ int main(int argc, char** argv) {
   const auto attempts = command_line.number<unsigned>(args, "login-attempts", 1, 1000);
   config.attempts_per_name.burst = attempts;
   config.attempts_per_address.burst = 4.0 * attempts;
+  config.presence_tick = std::chrono::milliseconds(command_line.number<unsigned>(args, "presence-tick-ms", 0, 60'000));
+  config.hcp1_list_rate = command_line.number<std::size_t>(args, "hcp1-list-rate", 0, 1'000'000) << 20;
+  config.presence_tick_per_client =
+      std::chrono::microseconds(command_line.number<unsigned>(args, "presence-tick-per-client-us", 0, 10'000));
   howdy::server_options server_options;
   server_options.max_connections = command_line.number<std::size_t>(args, "max-connections", 1, 10'000'000);
 

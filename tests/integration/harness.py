@@ -690,7 +690,14 @@ HISTORY_END = 0xC0
 FRAME_NAMES.update({ROSTER: 'ROSTER', DELIVERED: 'DELIVERED', NOT_DELIVERED: 'NOT_DELIVERED',
                     ROOM_JOINED: 'ROOM_JOINED', ROOM_LEFT: 'ROOM_LEFT', ROOM_LIST: 'ROOM_LIST',
                     ROOM_MEMBERS: 'ROOM_MEMBERS', HISTORY_END: 'HISTORY_END'})
-NEW_SERVER_FRAMES = (ROSTER, DELIVERED, NOT_DELIVERED, ROOM_JOINED, ROOM_LEFT, ROOM_LIST, ROOM_MEMBERS, HISTORY_END)
+# Issue 12: presence batches and paged lists (docs/protocol.md 2.14).
+PRESENCE, USERS_PART, ROSTER_PART, ROOM_MEMBERS_PART, ROOM_LIST_PART = 0x89, 0x8C, 0x92, 0xB4, 0xB5
+FRAME_NAMES.update({PRESENCE: 'PRESENCE', USERS_PART: 'USERS_PART', ROSTER_PART: 'ROSTER_PART',
+                    ROOM_MEMBERS_PART: 'ROOM_MEMBERS_PART', ROOM_LIST_PART: 'ROOM_LIST_PART'})
+NEW_SERVER_FRAMES = (ROSTER, DELIVERED, NOT_DELIVERED, ROOM_JOINED, ROOM_LEFT, ROOM_LIST, ROOM_MEMBERS, HISTORY_END,
+                     PRESENCE, USERS_PART, ROSTER_PART, ROOM_MEMBERS_PART, ROOM_LIST_PART)
+# HELLO flags
+HELLO_NO_PRESENCE, HELLO_PRESENCE_BATCHES = 0x1, 0x2
 
 # Target kinds of SEND / MESSAGE
 KIND_ALL, KIND_USER, KIND_ROOM = 0, 1, 2
@@ -835,7 +842,7 @@ class H2Frame:
             f['code'], = struct.unpack_from('>H', p)
             f['name'], off = self._name_at(2)
             f['reason'] = p[off:].decode('utf-8')
-        elif self.type == USERS:
+        elif self.type in (USERS, USERS_PART):
             count, = struct.unpack_from('>H', p)
             off, names = 2, []
             for _ in range(count):
@@ -863,8 +870,10 @@ class H2Frame:
         """Issue-6 server frames, strictly: short payloads, names over 64 and bytes left over
         are decode errors (docs/protocol.md 2.1: malformed)."""
         r, f = _Reader(self.payload), self.f
-        if self.type == ROSTER:
+        if self.type in (ROSTER, ROSTER_PART, PRESENCE):
             f['entries'] = [(r.u8(), r.name()) for _ in range(r.u16())]
+        elif self.type == USERS_PART:
+            return  # decoded above, like USERS
         elif self.type == DELIVERED:
             f['id'] = r.u64()
             f['recipient'] = r.name()
@@ -875,9 +884,9 @@ class H2Frame:
         elif self.type in (ROOM_JOINED, ROOM_LEFT):
             f['room'] = r.name()
             f['user'] = r.name()
-        elif self.type == ROOM_LIST:
+        elif self.type in (ROOM_LIST, ROOM_LIST_PART):
             f['rooms'] = [(r.name(), r.u32()) for _ in range(r.u16())]
-        elif self.type == ROOM_MEMBERS:
+        elif self.type in (ROOM_MEMBERS, ROOM_MEMBERS_PART):
             f['room'] = r.name()
             f['entries'] = [(r.u8(), r.name()) for _ in range(r.u16())]
         elif self.type == HISTORY_END:
@@ -914,6 +923,8 @@ class H2Client(_SocketClient):
         self.welcome = None
         self._ref = 0
         self.log = []          # every frame received, in order (evidence for failure messages)
+        self.flags = 0         # HELLO flags (HELLO_PRESENCE_BATCHES, HELLO_NO_PRESENCE)
+        self.room_members = {}  # room -> the ROOM_MEMBERS entries that answered our JOIN
         self.bad_frames = []   # issue-6 frames that did not decode per the spec
 
     # -- receiving -------------------------------------------------------
@@ -1020,7 +1031,7 @@ class H2Client(_SocketClient):
         self.send_raw(h2_frame(ftype, payload))
 
     def hello(self, timeout=DEFAULT_TIMEOUT):
-        self.send_raw(h2_hello())
+        self.send_raw(h2_hello(flags=self.flags))
         self.welcome = self.expect(WELCOME, timeout=timeout)
         return self.welcome
 
@@ -1035,9 +1046,29 @@ class H2Client(_SocketClient):
         ok = self.recv_frame(timeout)
         if ok.type != NAME_OK:
             raise AssertionError('expected NAME_OK for %r, got %r' % (name, ok))
-        users = self.expect(USERS, timeout=timeout)
         self.name = name
-        return users.users
+        if self.flags & HELLO_NO_PRESENCE:
+            return None
+        return self.expect_users(timeout)
+
+    def expect_users(self, timeout=DEFAULT_TIMEOUT):
+        """A whole USERS list: its USERS_PART pages (if any), then USERS; returns the names."""
+        pages = []
+        while True:
+            fr = self.expect((USERS, USERS_PART), timeout=timeout)
+            pages.append(fr)
+            if fr.type == USERS:
+                self.last_pages = pages
+                return [n for p in pages for n in p.users]
+
+    def expect_list(self, final, part, pred=None, timeout=DEFAULT_TIMEOUT):
+        """A paged list: frames of type `part`, then `final`; returns (pages, all entries)."""
+        pages = []
+        while True:
+            fr = self.expect((final, part), pred, timeout)
+            pages.append(fr)
+            if fr.type == final:
+                return pages, [e for p in pages for e in p.entries]
 
     def next_ref(self):
         self._ref += 1
@@ -1123,7 +1154,8 @@ class H2Client(_SocketClient):
     def roster(self, timeout=DEFAULT_TIMEOUT):
         """ROSTER_REQ -> ROSTER; returns {name: status}."""
         self.request_roster()
-        return self.expect(ROSTER, timeout=timeout).status
+        _, entries = self.expect_list(ROSTER, ROSTER_PART, timeout=timeout)
+        return {name: st for st, name in entries}
 
     def received(self, msg_id):
         self.send_raw(h2_received(msg_id))
@@ -1132,9 +1164,13 @@ class H2Client(_SocketClient):
         self.send_raw(h2_join(room))
 
     def join_ok(self, room, timeout=DEFAULT_TIMEOUT):
-        """JOIN and wait for our own ROOM_JOINED."""
+        """JOIN and wait for our own ROOM_JOINED and the ROOM_MEMBERS that answer it
+        (kept in self.room_members[room])."""
         self.join(room)
-        return self.expect(ROOM_JOINED, lambda f: f.room == room and f.user == self.name, timeout)
+        joined = self.expect(ROOM_JOINED, lambda f: f.room == room and f.user == self.name, timeout)
+        _, self.room_members[room] = self.expect_list(ROOM_MEMBERS, ROOM_MEMBERS_PART, lambda f: f.room == room,
+                                                      timeout)
+        return joined
 
     def leave(self, room):
         self.send_raw(h2_leave(room))
@@ -1153,7 +1189,10 @@ class H2Client(_SocketClient):
     def members(self, room, timeout=DEFAULT_TIMEOUT):
         """MEMBERS room -> ROOM_MEMBERS; returns the frame (.room, .entries, .status)."""
         self.request_members(room)
-        return self.expect(ROOM_MEMBERS, lambda f: f.room == room, timeout)
+        pages, entries = self.expect_list(ROOM_MEMBERS, ROOM_MEMBERS_PART, lambda f: f.room == room, timeout)
+        pages[-1].f['entries'] = entries  # the whole list, on the final page
+        pages[-1].f['pages'] = len(pages)
+        return pages[-1]
 
     def request_history(self, after_id):
         self.send_raw(h2_history_request(after_id))

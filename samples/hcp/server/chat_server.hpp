@@ -3,13 +3,13 @@
 // which, and its session (hcp1_session.hpp, hcp2_session.hpp,
 // text_session.hpp) runs with a framed reader, an outbox and its writer.
 // The sessions use the services below, each in its own file:
-//   presence  (presence.hpp)  names online, JOINED / LEFT, HCP/1's list
+//   presence  (presence.hpp)  names online, batched JOINED / LEFT, HCP/1's list
 //   history   (history.hpp)   message ids and the exactly-once replay order
 //   delivery  (delivery.hpp)  messages to all, whispers, receipts
 //   rooms     (rooms.hpp)     rooms and room messages
 //   accounts  (accounts.hpp)  sign-in, rate limits, password hashing
 //   chat_store (store.hpp)    SQLite on its own thread: accounts, rooms, history
-// Reading order for a newcomer: config, frames, peer, presence, history,
+// Reading order for a newcomer: config, frames, peer, tick, lists, presence, history,
 // delivery, rooms, accounts, store, session, the three sessions, this file.
 #pragma once
 
@@ -47,7 +47,7 @@ class chat_server {
       : config_(std::move(config)),
         log_(std::move(log)),
         store_(std::in_place, config_.store),
-        online_(pool.executors()),
+        online_(config_, pool.executors()),
         ids_(config_, store_->max_id()),
         messages_(config_, *log_, *store_, online_, ids_, pool.executors()),
         rooms_(config_, *log_, *store_, online_, ids_, pool.executors()),
@@ -73,6 +73,7 @@ class chat_server {
   // sessions destroyed with their io_context publish nothing.
   void close() {
     online_.silence();
+    rooms_.silence();
     accounts_.stop();
     store_.reset();
   }

@@ -31,6 +31,18 @@ struct server_config {
   howdy::rate_limit attempts_per_name{5, std::chrono::seconds(12)};
   howdy::rate_limit attempts_per_address{20, std::chrono::seconds(3)};
   std::size_t max_pending_receipts = 4096;  // unconfirmed whispers tracked per recipient
+
+  // Presence (presence.hpp, rooms.hpp): joins and leaves are batched and
+  // published once per tick; 0 publishes as soon as possible. The global
+  // tick grows by presence_tick_per_client for each client that hears it.
+  std::chrono::milliseconds presence_tick{50};
+  std::chrono::microseconds presence_tick_per_client{20};
+  // HCP/1 clients get the whole list (64 bytes a name): it goes to all of
+  // them at most at this many bytes per second in all, or once presence has
+  // been quiet for hcp1_list_quiet (a new user still gets it at its tick).
+  // 0: every tick.
+  std::size_t hcp1_list_rate = std::size_t(128) << 20;
+  std::chrono::milliseconds hcp1_list_quiet{1000};
 };
 
 }  // namespace hcp

@@ -1,7 +1,7 @@
 // server/hcp1_session.hpp: one HCP/1 connection (the original protocol):
 // a name proposal, answered by ack or nak, then messages to "All" or to one
 // user. HCP/1 has no accounts, receipts or rooms; its clients get the whole
-// user list whenever it changes (presence.hpp).
+// user list when it changes, at most once per presence tick (presence.hpp).
 #pragma once
 
 #include "session.hpp"
@@ -61,8 +61,10 @@ inline asio::awaitable<void> hcp1_session(services& sv, socket_type& socket, std
         nak();
         continue;
       }
-      // The ack goes out now; the list update the claim published follows it.
-      box->push(frame(hcp1::ack_size(), [&](auto out) { hcp1::write_ack(out, name.name()); }));
+      // The ack goes out now, alone in its write: the original client takes
+      // one recv() for one packet, so the list that follows at the claim's
+      // tick (presence.hpp) must come in a later write to be shown at once.
+      box->push(frame(hcp1::ack_size(), [&](auto out) { hcp1::write_ack(out, name.name()); }), howdy::write_boundary::after);
       who = name.name();
       sv.log.info("username accepted: {}; sending the ack and the user list", who);
       deadline.expires_after(sv.config.idle_timeout);

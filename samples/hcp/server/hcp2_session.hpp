@@ -69,6 +69,7 @@ class hcp2_session {
         }
         greeted = true;
         wants_presence_ = (hello->flags & hcp2::hello_no_presence) == 0;
+        wants_batches_ = (hello->flags & hcp2::hello_presence_batches) != 0;
         push(frame(hcp2::welcome_size(sv_.config.server_info),
                    [&](auto out) { hcp2::write_welcome(out, sv_.config.max_frame, sv_.config.server_info); }));
         continue;
@@ -126,7 +127,7 @@ class hcp2_session {
             } else if constexpr (std::is_same_v<T, hcp2::ping>) {
               push(frame(hcp2::pong_size(), [&](auto out) { hcp2::write_pong(out, v.token); }));
             } else if constexpr (std::is_same_v<T, hcp2::who>) {
-              push(sv_.online.users_frame());
+              for (auto& page : sv_.online.users_frames()) push(std::move(page));
             } else if constexpr (std::is_same_v<T, hcp2::bye>) {
               sv_.log.info("{} said goodbye", who_);
               close_now = true;
@@ -173,7 +174,7 @@ class hcp2_session {
     std::error_code ec;
     auto claim = [&] {
       all_ = sv_.messages.hcp2_hub().subscribe(*box_);
-      if (wants_presence_) presence_ = sv_.online.hcp2_hub().subscribe(*box_);
+      if (wants_presence_) presence_ = sv_.online.hcp2_hub(wants_batches_).subscribe(*box_);
       name_ = account ? sv_.online.names().claim_protected(wanted, self, ec) : sv_.online.names().claim(wanted, self, ec);
     };
     if (!account) {
@@ -210,7 +211,8 @@ class hcp2_session {
     }
     sv_.log.info("username accepted: {} (guest)", who_);
     push(frame(hcp2::name_ok_size(who_), [&](auto out) { hcp2::write_name_ok(out, who_); }));
-    if (wants_presence_) push(sv_.online.users_frame());
+    if (wants_presence_)
+      for (auto& page : sv_.online.users_frames()) push(std::move(page));
   }
 
   // REGISTER (create = true) or LOGIN, then the account's history.
@@ -226,7 +228,8 @@ class hcp2_session {
     sv_.log.info("{} signed in", who_);
     std::vector<howdy::shared_buffer> first;
     first.push_back(frame(hcp2::name_ok_size(who_), [&](auto out) { hcp2::write_name_ok(out, who_); }));
-    if (wants_presence_) first.push_back(sv_.online.users_frame());
+    if (wants_presence_)
+      for (auto& page : sv_.online.users_frames()) first.push_back(std::move(page));
     co_await send_history(std::nullopt, std::move(first));  // releases the outbox
   }
 
@@ -302,14 +305,14 @@ class hcp2_session {
     }
   }
 
-  // Accounts online or not, and guests while online.
+  // Accounts online or not, and guests while online; paged (lists.hpp).
   void send_roster() {
     std::vector<std::string> names = sv_.online.names().snapshot().names;
     for (auto& a : sv_.accounts.offline()) names.push_back(std::move(a));
-    names.resize(rooms::fitting(sv_.config, names, 1 + 2, 2, [](auto& n) -> std::string_view { return n; }));
     std::vector<hcp2::roster_entry> entries;
+    entries.reserve(names.size());
     for (auto& n : names) entries.push_back({sv_.online.status_of(n), n});
-    push(frame(hcp2::roster_size(entries), [&](auto out) { hcp2::write_roster(out, entries); }));
+    for (auto& page : roster_pages(entries, sv_.config.max_frame)) push(std::move(page));
   }
 
   services& sv_;
@@ -325,6 +328,7 @@ class hcp2_session {
   howdy::broadcast_hub::subscription presence_;
   rooms::memberships rooms_;
   bool wants_presence_ = true;
+  bool wants_batches_ = false;  // HELLO flag 0x2: PRESENCE frames instead of JOINED / LEFT
   std::uint64_t acked_ = 0;                // highest RECEIVED id (accounts: the history cursor)
   std::uint64_t replay_upto_ = 0;          // history beyond this id arrives live
   std::uint64_t page_limit_ = UINT64_MAX;  // while history pages remain: the last id replayed

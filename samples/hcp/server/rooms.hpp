@@ -3,14 +3,20 @@
 // all its online members. With history on, an account stays a member while
 // offline (the store keeps its membership and, from its joining on, the
 // room's messages for its replay); a guest leaves its rooms when it leaves.
+// JOIN is answered with ROOM_JOINED and the room's members (ROOM_MEMBERS);
+// the other members hear joins and leaves batched per room per tick
+// (tick.hpp): one buffer of ROOM_JOINED / ROOM_LEFT frames, encoded once,
+// each name with its state at the tick's end.
 #pragma once
 
 #include "config.hpp"
 #include "delivery.hpp"
 #include "frames.hpp"
 #include "history.hpp"
+#include "lists.hpp"
 #include "presence.hpp"
 #include "store.hpp"
+#include "tick.hpp"
 
 #include <howdy.hpp>
 
@@ -19,6 +25,7 @@
 
 #include <map>
 #include <memory>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,10 +49,19 @@ class rooms {
 
   rooms(const server_config& config, spdlog::logger& log, chat_store& store, presence& online, history& ids,
         const std::vector<asio::any_io_executor>& executors)
-      : config_(config), log_(log), store_(store), online_(online), ids_(ids), directory_(executors) {}
+      : config_(config),
+        log_(log),
+        store_(store),
+        online_(online),
+        ids_(ids),
+        directory_(executors),
+        ticks_(executors.front(), config.presence_tick, [this](std::vector<change>& events) { flush(events); }) {}
 
   rooms(const rooms&) = delete;
   rooms& operator=(const rooms&) = delete;
+
+  // After the network threads stopped: no more batches.
+  void silence() { ticks_.stop(); }
 
   // At startup: an account's stored membership.
   void restore(const std::string& room, const std::string& account) {
@@ -63,7 +79,10 @@ class rooms {
   }
 
   void join(member m, std::string_view wanted) {
-    if (auto it = m.joined.find(wanted); it != m.joined.end()) return void(m.box->push(room_event(true, wanted, m.name)));
+    if (auto it = m.joined.find(wanted); it != m.joined.end()) {
+      m.box->push(room_event(true, wanted, m.name));
+      return send_members(*m.box, wanted);
+    }
     bool added = false;
     std::error_code ec;
     auto room = directory_.join(wanted, m.name, added, ec);
@@ -72,11 +91,13 @@ class rooms {
       m.joined.try_emplace(room->name(), room, room->hub().subscribe(*m.box));
       // Messages after this cut are the account's to receive, online or not.
       if (m.registered) store_.join_room(room->name(), m.name, ids_.last_id());
-      // The joiner's copy goes straight to its outbox, like LEAVE's: a BYE
-      // right after JOIN must not outrun the hub.
+      // The joiner's answer goes straight to its outbox, like LEAVE's: a BYE
+      // right after JOIN must not outrun the tick.
       m.box->push(room_event(true, room->name(), m.name));
-      room->hub().publish(room_event(true, room->name(), m.name), m.box.get());
     });
+    // Subscribed first: the batches from now on complete this list.
+    send_members(*m.box, room->name());
+    ticks_.add({room, m.name, true});
     log_.info("{} joined room {}", m.name, room->name());
   }
 
@@ -89,7 +110,7 @@ class rooms {
     directory_.leave(room->name(), m.name, ignored);
     if (m.registered) store_.leave_room(room->name(), m.name);
     m.box->push(room_event(false, room->name(), m.name));
-    room->hub().publish(room_event(false, room->name(), m.name));
+    ticks_.add({room, m.name, false});
     log_.info("{} left room {}", m.name, room->name());
   }
 
@@ -102,7 +123,7 @@ class rooms {
       if (m.registered || m.name.empty()) continue;
       std::error_code ignored;
       directory_.leave(room_name, m.name, ignored);
-      room->hub().publish(room_event(false, room_name, m.name));
+      ticks_.add({room, m.name, false});
     }
     m.joined.clear();
   }
@@ -137,36 +158,23 @@ class rooms {
     if (!config_.store.history) m.box->push(sent_frame(ref, id));
   }
 
+  // ROOM_LIST and ROOM_MEMBERS, paged (lists.hpp).
   void send_list(howdy::outbox& box) const {
     auto listing = directory_.list();
-    listing.resize(fitting(config_, listing, 1 + 2, 1 + 4, [](auto& r) -> std::string_view { return r.name; }));
     std::vector<hcp2::room_entry> entries;
+    entries.reserve(listing.size());
     for (auto& r : listing)
       entries.push_back({r.name, static_cast<std::uint32_t>(std::min<std::size_t>(r.members, UINT32_MAX))});
-    box.push(frame(hcp2::room_list_size(entries), [&](auto out) { hcp2::write_room_list(out, entries); }));
+    for (auto& page : room_list_pages(entries, config_.max_frame)) box.push(std::move(page));
   }
 
   void send_members(howdy::outbox& box, std::string_view wanted) const {
     auto room = directory_.find(wanted);
     std::vector<std::string> members = room ? room->members() : std::vector<std::string>{};
-    members.resize(fitting(config_, members, 1 + 1 + wanted.size() + 2, 2, [](auto& m) -> std::string_view { return m; }));
     std::vector<hcp2::roster_entry> entries;
+    entries.reserve(members.size());
     for (auto& m : members) entries.push_back({online_.status_of(m), m});
-    box.push(frame(hcp2::room_members_size(wanted, entries),
-                   [&](auto out) { hcp2::write_room_members(out, wanted, entries); }));
-  }
-
-  // How many of `entries` fit one frame after `fixed` bytes, each taking
-  // `per_entry` bytes plus its name: long lists are cut to the max frame.
-  template <class Entries, class Name>
-  static std::size_t fitting(const server_config& config, const Entries& entries, std::size_t fixed,
-                             std::size_t per_entry, Name name) {
-    std::size_t size = fixed, n = 0;
-    for (; n < entries.size() && n < UINT16_MAX; ++n) {
-      size += per_entry + name(entries[n]).size();
-      if (size > config.max_frame) break;
-    }
-    return n;
+    for (auto& page : room_members_pages(wanted, entries, config_.max_frame)) box.push(std::move(page));
   }
 
  private:
@@ -176,12 +184,43 @@ class rooms {
     return hcp2::errc::invalid_room;
   }
 
+  // A join or a leave, for the room's next batch.
+  struct change {
+    room_ptr room;
+    std::string user;
+    bool joined;
+  };
+
+  // Once per tick: per room, each name's last state, one buffer for all members.
+  void flush(std::vector<change>& events) {
+    struct batch {
+      room_ptr room;
+      std::vector<hcp2::roster_entry> entries;  // names point into `events`
+      std::unordered_map<std::string_view, std::size_t> position;
+    };
+    std::vector<batch> batches;
+    std::unordered_map<const void*, std::size_t> room_position;
+    for (auto& c : events) {
+      auto [r, fresh_room] = room_position.try_emplace(c.room.get(), batches.size());
+      if (fresh_room) batches.push_back({c.room, {}, {}});
+      auto& b = batches[r->second];
+      const std::uint8_t status = c.joined ? hcp2::status_online : 0;
+      if (auto [at, fresh] = b.position.try_emplace(c.user, b.entries.size()); fresh)
+        b.entries.push_back({status, c.user});
+      else
+        b.entries[at->second].status = status;
+    }
+    for (auto& b : batches)
+      if (b.room->hub().subscriber_count() > 0) b.room->hub().publish(room_batch(b.room->name(), b.entries));
+  }
+
   const server_config& config_;
   spdlog::logger& log_;
   chat_store& store_;
   presence& online_;
   history& ids_;
   howdy::room_directory directory_;
+  tick_batch<change> ticks_;  // last: destroyed (stopped) first
 };
 
 }  // namespace hcp

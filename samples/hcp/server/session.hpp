@@ -75,7 +75,6 @@ inline void log_read_end(const services& sv, const std::string& who, std::error_
 // After a session released its name (outside the registry's lock).
 inline void log_offline(const services& sv, const std::string& name) {
   sv.log.info("{} is offline now", name);
-  if (sv.online.hcp1_hub().subscriber_count() > 0) sv.log.debug("sending the user list to every HCP/1 user");
 }
 
 // Ends a session whose deadline passed: the reader sees the end of its

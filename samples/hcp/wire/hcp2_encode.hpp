@@ -172,6 +172,18 @@ constexpr std::size_t room_members_size(std::string_view room, std::span<const r
   return header_size + detail::name_len(room) + detail::roster_entries_size(members);
 }
 constexpr std::size_t history_end_size() noexcept { return header_size + 8 + 1; }
+// PRESENCE, and the non-final pages of long lists: the same layouts as USERS,
+// ROSTER, ROOM_MEMBERS and ROOM_LIST.
+constexpr std::size_t presence_size(std::span<const roster_entry> entries) noexcept { return roster_size(entries); }
+template <hcp::detail::name_range R>
+std::size_t users_part_size(R const& names) {
+  return users_size(names);
+}
+constexpr std::size_t roster_part_size(std::span<const roster_entry> entries) noexcept { return roster_size(entries); }
+constexpr std::size_t room_members_part_size(std::string_view room, std::span<const roster_entry> members) noexcept {
+  return room_members_size(room, members);
+}
+constexpr std::size_t room_list_part_size(std::span<const room_entry> rooms) noexcept { return room_list_size(rooms); }
 
 // Writers (whole frame into `out`, returns the bytes written).
 inline std::size_t write_hello(std::span<std::byte> out, std::uint8_t ver = version, std::uint32_t flags = 0) {
@@ -228,8 +240,9 @@ inline std::size_t write_name_refused(std::span<std::byte> out, errc code, std::
   w.bytes(reason);
   return size;
 }
+namespace detail {
 template <hcp::detail::name_range R>
-std::size_t write_users(std::span<std::byte> out, R const& names) {
+std::size_t write_name_list(std::span<std::byte> out, frame_type t, R const& names) {
   std::size_t count = 0;
   for (std::string_view n : names) {
     hcp::detail::check_name(n);
@@ -237,10 +250,49 @@ std::size_t write_users(std::span<std::byte> out, R const& names) {
   }
   if (count > 0xFFFF) hcp::detail::throw_length("hcp2: more than 65535 users");
   auto const size = users_size(names);
-  auto w = detail::begin(out, size, frame_type::users);
+  auto w = begin(out, size, t);
   w.u16(static_cast<std::uint16_t>(count));
   for (std::string_view n : names) w.name(n);
   return size;
+}
+inline std::size_t write_entries(std::span<std::byte> out, frame_type t, std::span<const roster_entry> entries) {
+  check_roster_entries(entries);
+  auto const size = roster_size(entries);
+  auto w = begin(out, size, t);
+  write_roster_entries(w, entries);
+  return size;
+}
+inline std::size_t write_members(std::span<std::byte> out, frame_type t, std::string_view room,
+                                 std::span<const roster_entry> members) {
+  hcp::detail::check_name(room);
+  check_roster_entries(members);
+  auto const size = room_members_size(room, members);
+  auto w = begin(out, size, t);
+  w.name(room);
+  write_roster_entries(w, members);
+  return size;
+}
+inline std::size_t write_rooms(std::span<std::byte> out, frame_type t, std::span<const room_entry> rooms) {
+  auto const count = check_count(rooms.size());
+  for (auto const& r : rooms) hcp::detail::check_name(r.room);
+  auto const size = room_list_size(rooms);
+  auto w = begin(out, size, t);
+  w.u16(count);
+  for (auto const& r : rooms) {
+    w.name(r.room);
+    w.u32(r.members);
+  }
+  return size;
+}
+}  // namespace detail
+
+template <hcp::detail::name_range R>
+std::size_t write_users(std::span<std::byte> out, R const& names) {
+  return detail::write_name_list(out, frame_type::users, names);
+}
+template <hcp::detail::name_range R>
+std::size_t write_users_part(std::span<std::byte> out, R const& names) {
+  return detail::write_name_list(out, frame_type::users_part, names);
 }
 inline std::size_t write_users(std::span<std::byte> out, std::initializer_list<std::string_view> names) {
   return write_users<std::initializer_list<std::string_view>>(out, names);
@@ -314,11 +366,14 @@ inline std::size_t write_history_request(std::span<std::byte> out, std::uint64_t
   return detail::write_int_only(out, frame_type::history_request, after_id);
 }
 inline std::size_t write_roster(std::span<std::byte> out, std::span<const roster_entry> entries) {
-  detail::check_roster_entries(entries);
-  auto const size = roster_size(entries);
-  auto w = detail::begin(out, size, frame_type::roster);
-  detail::write_roster_entries(w, entries);
-  return size;
+  return detail::write_entries(out, frame_type::roster, entries);
+}
+inline std::size_t write_roster_part(std::span<std::byte> out, std::span<const roster_entry> entries) {
+  return detail::write_entries(out, frame_type::roster_part, entries);
+}
+// Entries with status_online are joins, the others leaves.
+inline std::size_t write_presence(std::span<std::byte> out, std::span<const roster_entry> entries) {
+  return detail::write_entries(out, frame_type::presence, entries);
 }
 inline std::size_t write_delivered(std::span<std::byte> out, std::uint64_t id, std::string_view recipient) {
   hcp::detail::check_name(recipient);
@@ -345,26 +400,18 @@ inline std::size_t write_room_left(std::span<std::byte> out, std::string_view ro
   return detail::write_two_names(out, frame_type::room_left, room, user);
 }
 inline std::size_t write_room_list(std::span<std::byte> out, std::span<const room_entry> rooms) {
-  auto const count = detail::check_count(rooms.size());
-  for (auto const& r : rooms) hcp::detail::check_name(r.room);
-  auto const size = room_list_size(rooms);
-  auto w = detail::begin(out, size, frame_type::room_list);
-  w.u16(count);
-  for (auto const& r : rooms) {
-    w.name(r.room);
-    w.u32(r.members);
-  }
-  return size;
+  return detail::write_rooms(out, frame_type::room_list, rooms);
+}
+inline std::size_t write_room_list_part(std::span<std::byte> out, std::span<const room_entry> rooms) {
+  return detail::write_rooms(out, frame_type::room_list_part, rooms);
 }
 inline std::size_t write_room_members(std::span<std::byte> out, std::string_view room,
                                       std::span<const roster_entry> members) {
-  hcp::detail::check_name(room);
-  detail::check_roster_entries(members);
-  auto const size = room_members_size(room, members);
-  auto w = detail::begin(out, size, frame_type::room_members);
-  w.name(room);
-  detail::write_roster_entries(w, members);
-  return size;
+  return detail::write_members(out, frame_type::room_members, room, members);
+}
+inline std::size_t write_room_members_part(std::span<std::byte> out, std::string_view room,
+                                           std::span<const roster_entry> members) {
+  return detail::write_members(out, frame_type::room_members_part, room, members);
 }
 inline std::size_t write_history_end(std::span<std::byte> out, std::uint64_t last_id, bool more) {
   auto w = detail::begin(out, history_end_size(), frame_type::history_end);
@@ -484,6 +531,26 @@ inline std::string encode_room_list(std::span<const room_entry> rooms) {
 inline std::string encode_room_members(std::string_view room, std::span<const roster_entry> members) {
   return hcp::detail::to_string(room_members_size(room, members),
                                 [&](auto o) { write_room_members(o, room, members); });
+}
+inline std::string encode_presence(std::span<const roster_entry> entries) {
+  return hcp::detail::to_string(presence_size(entries), [&](auto o) { write_presence(o, entries); });
+}
+template <hcp::detail::name_range R>
+std::string encode_users_part(R const& names) {
+  return hcp::detail::to_string(users_size(names), [&](auto o) { write_users_part(o, names); });
+}
+inline std::string encode_users_part(std::initializer_list<std::string_view> names) {
+  return encode_users_part<std::initializer_list<std::string_view>>(names);
+}
+inline std::string encode_roster_part(std::span<const roster_entry> entries) {
+  return hcp::detail::to_string(roster_size(entries), [&](auto o) { write_roster_part(o, entries); });
+}
+inline std::string encode_room_members_part(std::string_view room, std::span<const roster_entry> members) {
+  return hcp::detail::to_string(room_members_size(room, members),
+                                [&](auto o) { write_room_members_part(o, room, members); });
+}
+inline std::string encode_room_list_part(std::span<const room_entry> rooms) {
+  return hcp::detail::to_string(room_list_size(rooms), [&](auto o) { write_room_list_part(o, rooms); });
 }
 inline std::string encode_history_end(std::uint64_t last_id, bool more) {
   return hcp::detail::to_string(history_end_size(), [&](auto o) { write_history_end(o, last_id, more); });

@@ -57,11 +57,14 @@ enum class frame_type : std::uint8_t {
   left = 0x86,
   message = 0x87,
   sent = 0x88,
+  presence = 0x89,  // joins and leaves of one tick, batched (HELLO flag 0x2)
   dropped = 0x8A,
   pong = 0x8B,
+  users_part = 0x8C,  // a page of USERS that more pages follow
   error = 0x8F,
   // accounts
   roster = 0x91,
+  roster_part = 0x92,  // a page of ROSTER that more pages follow
   // receipts
   delivered = 0xA0,
   not_delivered = 0xA1,
@@ -70,6 +73,8 @@ enum class frame_type : std::uint8_t {
   room_left = 0xB1,
   room_list = 0xB2,
   room_members = 0xB3,
+  room_members_part = 0xB4,  // a page of ROOM_MEMBERS that more pages follow
+  room_list_part = 0xB5,     // a page of ROOM_LIST that more pages follow
   // history
   history_end = 0xC0,
 };
@@ -188,7 +193,8 @@ constexpr bool is_valid_password(std::string_view password) noexcept {
   return !password.empty() && password.size() <= max_password_size;
 }
 
-// ROSTER and ROOM_MEMBERS entries: status bits and a user name.
+// ROSTER, ROOM_MEMBERS and PRESENCE entries: status bits and a user name
+// (in PRESENCE, status_online set is a join, clear a leave).
 inline constexpr std::uint8_t status_online = 0x1;
 inline constexpr std::uint8_t status_registered = 0x2;
 struct roster_entry {

@@ -26,6 +26,7 @@ struct hello {
 
 // HELLO flag bits. A server ignores bits it does not know.
 inline constexpr std::uint32_t hello_no_presence = 0x1;  // no JOINED/LEFT: for bots and load generators
+inline constexpr std::uint32_t hello_presence_batches = 0x2;  // PRESENCE frames instead of JOINED/LEFT
 struct name {
   std::string_view value;
 };
@@ -137,6 +138,25 @@ struct room_members {
   std::string_view room;
   std::vector<roster_entry> members;
 };
+// A page of a list that more pages follow: the next USERS_PART or USERS (and
+// so on) continues it; the list is complete with the final frame.
+struct users_part {
+  std::vector<std::string_view> names;
+};
+struct roster_part {
+  std::vector<roster_entry> entries;
+};
+struct room_members_part {
+  std::string_view room;
+  std::vector<roster_entry> members;
+};
+struct room_list_part {
+  std::vector<room_entry> rooms;
+};
+// Joins (status_online set) and leaves of one tick, each name's last state.
+struct presence {
+  std::vector<roster_entry> entries;
+};
 struct history_end {
   std::uint64_t last_id;  // 0 if nothing was replayed
   bool more;              // u8 on the wire, non-zero: more stored, ask HISTORY after last_id
@@ -152,7 +172,8 @@ struct parse_error {
 using frame = std::variant<parse_error, hello, name, send, ping, who, bye, welcome, name_ok, name_refused, users,
                            joined, left, message, sent, dropped, pong, error, register_account, login, roster_request,
                            received, join, leave, rooms_request, members_request, history_request, roster, delivered,
-                           not_delivered, room_joined, room_left, room_list, room_members, history_end>;
+                           not_delivered, room_joined, room_left, room_list, room_members, history_end, users_part,
+                           roster_part, room_members_part, room_list_part, presence>;
 
 namespace detail {
 
@@ -183,6 +204,40 @@ inline std::vector<roster_entry> read_roster_entries(hcp::detail::reader& r) {
     entries.push_back(e);
   }
   return entries;
+}
+
+// u16 count, then count x name: USERS and USERS_PART.
+inline std::vector<std::string_view> read_names(hcp::detail::reader& r) {
+  std::vector<std::string_view> names;
+  auto const count = r.u16();
+  // Each name takes at least its length byte: refuse a count the frame
+  // cannot hold before reserving memory for it.
+  if (!r.ok || count > r.left()) {
+    r.ok = false;
+    return names;
+  }
+  names.reserve(count);
+  for (std::uint16_t i = 0; i < count && r.ok; ++i) names.push_back(read_name(r));
+  return names;
+}
+
+// u16 count, then count x (name room, u32 members): ROOM_LIST and ROOM_LIST_PART.
+inline std::vector<room_entry> read_rooms(hcp::detail::reader& r) {
+  std::vector<room_entry> rooms;
+  auto const count = r.u16();
+  // Each entry takes at least five bytes (length byte + u32).
+  if (!r.ok || count > r.left() / 5) {
+    r.ok = false;
+    return rooms;
+  }
+  rooms.reserve(count);
+  for (std::uint16_t i = 0; i < count && r.ok; ++i) {
+    room_entry e{};
+    e.room = read_name(r);
+    e.members = r.u32();
+    rooms.push_back(e);
+  }
+  return rooms;
 }
 
 }  // namespace detail
@@ -245,15 +300,17 @@ inline frame parse(std::span<const std::byte> whole_frame) {
       return finish(v);
     }
     case frame_type::users: {
-      auto const count = r.u16();
-      // Each name takes at least its length byte: refuse a count the frame
-      // cannot hold before reserving memory for it.
-      if (!r.ok || count > r.left()) return bad(t);
-      users v;
-      v.names.reserve(count);
-      for (std::uint16_t i = 0; i < count && r.ok; ++i) v.names.push_back(detail::read_name(r));
+      users v{detail::read_names(r)};
+      if (!r.ok) return bad(t);
       return finish(std::move(v));
     }
+    case frame_type::users_part: {
+      users_part v{detail::read_names(r)};
+      if (!r.ok) return bad(t);
+      return finish(std::move(v));
+    }
+    case frame_type::presence:
+      return finish(presence{detail::read_roster_entries(r)});
     case frame_type::joined:
       return finish(joined{detail::read_name(r)});
     case frame_type::left:
@@ -313,6 +370,8 @@ inline frame parse(std::span<const std::byte> whole_frame) {
       return finish(history_request{r.u64()});
     case frame_type::roster:
       return finish(roster{detail::read_roster_entries(r)});
+    case frame_type::roster_part:
+      return finish(roster_part{detail::read_roster_entries(r)});
     case frame_type::delivered: {
       delivered v{};
       v.id = r.u64();
@@ -339,17 +398,19 @@ inline frame parse(std::span<const std::byte> whole_frame) {
       return finish(v);
     }
     case frame_type::room_list: {
-      auto const count = r.u16();
-      // Each entry takes at least five bytes (length byte + u32).
-      if (!r.ok || count > r.left() / 5) return bad(t);
-      room_list v;
-      v.rooms.reserve(count);
-      for (std::uint16_t i = 0; i < count && r.ok; ++i) {
-        room_entry e{};
-        e.room = detail::read_name(r);
-        e.members = r.u32();
-        v.rooms.push_back(e);
-      }
+      room_list v{detail::read_rooms(r)};
+      if (!r.ok) return bad(t);
+      return finish(std::move(v));
+    }
+    case frame_type::room_list_part: {
+      room_list_part v{detail::read_rooms(r)};
+      if (!r.ok) return bad(t);
+      return finish(std::move(v));
+    }
+    case frame_type::room_members_part: {
+      room_members_part v;
+      v.room = detail::read_name(r);
+      v.members = detail::read_roster_entries(r);
       return finish(std::move(v));
     }
     case frame_type::room_members: {
