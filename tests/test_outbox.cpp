@@ -291,6 +291,22 @@ BOOST_AUTO_TEST_CASE(callback_completes_on_the_outbox_executor) {
   BOOST_TEST(*result2 == howdy::error::outbox_closed);
 }
 
+BOOST_AUTO_TEST_CASE(a_finished_outbox_never_completes_inside_async_run) {
+  asio::io_context ctx(1);
+  howdy_test::recording_stream out(ctx.get_executor());
+  auto box = std::make_shared<howdy::outbox>(ctx.get_executor());
+  box->close();  // nothing queued: finished at once
+  std::optional<std::error_code> result;
+  bool returned_first = false;
+  asio::post(ctx, [&] {  // initiated on the outbox's own executor
+    box->async_run(out, [&](std::error_code ec) { result = ec; });
+    returned_first = !result.has_value();
+  });
+  BOOST_TEST_REQUIRE(run_until(ctx, [&] { return result.has_value(); }));
+  BOOST_TEST(returned_first);
+  BOOST_TEST(!*result);
+}
+
 BOOST_AUTO_TEST_CASE(use_awaitable_throws_why_it_failed) {
   asio::io_context ctx(1);
   howdy_test::recording_stream out(ctx.get_executor());

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -154,6 +155,53 @@ class recording_stream {
   executor_type ex_;
   std::vector<std::vector<piece>> writes_;
   std::string bytes_;
+};
+
+// An AsyncWriteStream whose writes wait until accept(): a peer that reads only
+// when the test says so. Each write call is recorded (its bytes) when accepted.
+class gated_stream {
+ public:
+  using executor_type = asio::any_io_executor;
+
+  explicit gated_stream(executor_type ex) : ex_(std::move(ex)) {}
+  executor_type get_executor() const noexcept { return ex_; }
+
+  template <class ConstBufferSequence, class WriteToken>
+  auto async_write_some(const ConstBufferSequence& buffers, WriteToken&& token) {
+    return asio::async_initiate<WriteToken, void(std::error_code, std::size_t)>(
+        [this](auto handler, const ConstBufferSequence& bufs) {
+          if (pending_) throw std::logic_error("gated_stream: one write at a time");
+          std::string call;
+          for (auto it = asio::buffer_sequence_begin(bufs); it != asio::buffer_sequence_end(bufs); ++it) {
+            asio::const_buffer b(*it);
+            call.append(static_cast<const char*>(b.data()), b.size());
+          }
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          pending_bytes_ = std::move(call);
+          pending_ = [this, h, n = pending_bytes_.size()] {
+            auto ex = asio::get_associated_executor(*h, ex_);
+            asio::post(ex, [h, n]() mutable { std::move(*h)(std::error_code{}, n); });
+          };
+        },
+        token, buffers);
+  }
+
+  bool write_pending() const noexcept { return static_cast<bool>(pending_); }
+  // Completes the pending write (all of it); false if none was pending.
+  bool accept() {
+    if (!pending_) return false;
+    writes_.push_back(std::move(pending_bytes_));
+    std::exchange(pending_, nullptr)();
+    return true;
+  }
+  // The bytes of each accepted write call.
+  const std::vector<std::string>& writes() const noexcept { return writes_; }
+
+ private:
+  executor_type ex_;
+  std::function<void()> pending_;
+  std::string pending_bytes_;
+  std::vector<std::string> writes_;
 };
 
 // Runs `ctx` until `done()` or `limit`: a hung test fails instead of hanging.

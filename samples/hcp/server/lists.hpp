@@ -18,6 +18,7 @@
 #include <cstring>
 #include <span>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -46,75 +47,87 @@ std::vector<std::pair<std::size_t, std::size_t>> pages_of(std::size_t count, std
   return pages;
 }
 
-// USERS, paged: USERS_PART ... USERS. `last_page` (if given) is set to the
-// index of the first name on the last page.
-template <class Names>
-std::vector<howdy::shared_buffer> users_pages(const Names& names, std::uint32_t max_frame,
-                                              std::size_t* last_page = nullptr) {
-  std::vector<howdy::shared_buffer> out;
-  const auto pages = pages_of(names.size(), hcp2::users_size({}), max_frame,
-                              [&](std::size_t i) { return 1 + std::string_view(names[i]).size(); });
+// A list of `items` as pages: `size(page)` is a page's frame size,
+// `write(out, page, last)` writes it (the _PART type unless `last`).
+// `last_page` (if given) is set to the index of the first item on the last page.
+template <class T, class Size, class Write>
+std::vector<howdy::shared_buffer> paged(std::span<const T> items, std::size_t empty_size, std::uint32_t max_frame,
+                                        Size size, Write write, std::size_t* last_page = nullptr) {
+  const auto pages = pages_of(items.size(), empty_size, max_frame, [&](std::size_t i) {
+    return size(items.subspan(i, 1)) - empty_size;
+  });
   if (last_page) *last_page = pages.back().first;
+  std::vector<howdy::shared_buffer> out;
+  out.reserve(pages.size());
   for (std::size_t p = 0; p < pages.size(); ++p) {
-    std::span<const typename Names::value_type> page(names.data() + pages[p].first, pages[p].second - pages[p].first);
+    auto page = items.subspan(pages[p].first, pages[p].second - pages[p].first);
     const bool last = p + 1 == pages.size();
-    out.push_back(frame(hcp2::users_size(page), [&](auto o) {
-      last ? hcp2::write_users(o, page) : hcp2::write_users_part(o, page);
-    }));
+    out.push_back(frame(size(page), [&](auto o) { return write(o, page, last); }));
   }
   return out;
 }
 
-inline std::size_t entry_size(const hcp2::roster_entry& e) { return 2 + e.name.size(); }
+// USERS, paged: USERS_PART ... USERS.
+template <class Names>
+std::vector<howdy::shared_buffer> users_pages(const Names& names, std::uint32_t max_frame,
+                                              std::size_t* last_page = nullptr) {
+  using name = typename Names::value_type;
+  return paged(
+      std::span<const name>(names.data(), names.size()), hcp2::users_size({}), max_frame,
+      [](auto page) { return hcp2::users_size(page); },
+      [](auto o, auto page, bool last) { return last ? hcp2::write_users(o, page) : hcp2::write_users_part(o, page); },
+      last_page);
+}
 
 // ROSTER, paged: ROSTER_PART ... ROSTER.
 inline std::vector<howdy::shared_buffer> roster_pages(std::span<const hcp2::roster_entry> entries,
                                                       std::uint32_t max_frame) {
-  std::vector<howdy::shared_buffer> out;
-  const auto pages =
-      pages_of(entries.size(), hcp2::roster_size({}), max_frame, [&](std::size_t i) { return entry_size(entries[i]); });
-  for (std::size_t p = 0; p < pages.size(); ++p) {
-    auto page = entries.subspan(pages[p].first, pages[p].second - pages[p].first);
-    const bool last = p + 1 == pages.size();
-    out.push_back(frame(hcp2::roster_size(page), [&](auto o) {
-      last ? hcp2::write_roster(o, page) : hcp2::write_roster_part(o, page);
-    }));
-  }
-  return out;
+  return paged(
+      entries, hcp2::roster_size({}), max_frame, [](auto page) { return hcp2::roster_size(page); },
+      [](auto o, auto page, bool last) { return last ? hcp2::write_roster(o, page) : hcp2::write_roster_part(o, page); });
 }
 
 // ROOM_MEMBERS, paged: ROOM_MEMBERS_PART ... ROOM_MEMBERS.
 inline std::vector<howdy::shared_buffer> room_members_pages(std::string_view room,
                                                             std::span<const hcp2::roster_entry> members,
                                                             std::uint32_t max_frame) {
-  std::vector<howdy::shared_buffer> out;
-  const auto pages = pages_of(members.size(), hcp2::room_members_size(room, {}), max_frame,
-                              [&](std::size_t i) { return entry_size(members[i]); });
-  for (std::size_t p = 0; p < pages.size(); ++p) {
-    auto page = members.subspan(pages[p].first, pages[p].second - pages[p].first);
-    const bool last = p + 1 == pages.size();
-    out.push_back(frame(hcp2::room_members_size(room, page), [&](auto o) {
-      last ? hcp2::write_room_members(o, room, page) : hcp2::write_room_members_part(o, room, page);
-    }));
-  }
-  return out;
+  return paged(
+      members, hcp2::room_members_size(room, {}), max_frame,
+      [&](auto page) { return hcp2::room_members_size(room, page); },
+      [&](auto o, auto page, bool last) {
+        return last ? hcp2::write_room_members(o, room, page) : hcp2::write_room_members_part(o, room, page);
+      });
 }
 
 // ROOM_LIST, paged: ROOM_LIST_PART ... ROOM_LIST.
 inline std::vector<howdy::shared_buffer> room_list_pages(std::span<const hcp2::room_entry> rooms,
                                                          std::uint32_t max_frame) {
-  std::vector<howdy::shared_buffer> out;
-  const auto pages = pages_of(rooms.size(), hcp2::room_list_size({}), max_frame,
-                              [&](std::size_t i) { return 5 + rooms[i].room.size(); });
-  for (std::size_t p = 0; p < pages.size(); ++p) {
-    auto page = rooms.subspan(pages[p].first, pages[p].second - pages[p].first);
-    const bool last = p + 1 == pages.size();
-    out.push_back(frame(hcp2::room_list_size(page), [&](auto o) {
-      last ? hcp2::write_room_list(o, page) : hcp2::write_room_list_part(o, page);
-    }));
-  }
-  return out;
+  return paged(
+      rooms, hcp2::room_list_size({}), max_frame, [](auto page) { return hcp2::room_list_size(page); },
+      [](auto o, auto page, bool last) {
+        return last ? hcp2::write_room_list(o, page) : hcp2::write_room_list_part(o, page);
+      });
 }
+
+// Each name once, with its state at the end of a batch, in the order of its
+// first change (a presence or room batch: applying it again changes nothing).
+class final_states {
+ public:
+  void set(std::string_view name, bool online) {
+    const std::uint8_t status = online ? hcp2::status_online : 0;
+    if (auto [at, fresh] = position_.try_emplace(name, entries_.size()); fresh)
+      entries_.push_back({status, name});
+    else
+      entries_[at->second].status = status;
+  }
+  std::span<const hcp2::roster_entry> entries() const noexcept { return entries_; }
+
+ private:
+  std::vector<hcp2::roster_entry> entries_;  // names point to the caller's strings
+  std::unordered_map<std::string_view, std::size_t> position_;
+};
+
+inline std::size_t entry_size(const hcp2::roster_entry& e) { return 2 + e.name.size(); }
 
 // One buffer of frames written one after the other: `sizes[i]` and
 // `write(i, out)` for each.

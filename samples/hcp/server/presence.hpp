@@ -108,7 +108,7 @@ class presence {
           out.push_back(s->last);
           return out;
         }
-        std::vector<std::string_view> last(s->last_names.begin(), s->last_names.end());
+        std::vector<std::string_view> last(s->names.begin() + static_cast<std::ptrdiff_t>(s->last_first), s->names.end());
         for (auto& a : added_) last.push_back(a.name);
         for (auto& f : users_pages(last, config_.max_frame)) out.push_back(std::move(f));
         return out;
@@ -118,15 +118,8 @@ class presence {
     // Someone left since the tick: the pages are made again.
     std::vector<std::string_view> names;
     const std::unordered_set<std::string_view> gone(removed.begin(), removed.end());
-    auto keep = [&](std::string_view n) { return !gone.contains(n); };
-    for (auto& page : s->parts) {
-      const auto parsed = hcp2::parse({page.data(), page.size()});  // views into the page, which s keeps
-      if (const auto* part = std::get_if<hcp2::users_part>(&parsed))
-        for (auto n : part->names)
-          if (keep(n)) names.push_back(n);
-    }
-    for (auto& n : s->last_names)
-      if (keep(n)) names.push_back(n);
+    for (auto& n : s->names)
+      if (!gone.contains(n)) names.push_back(n);
     for (auto& a : added) names.push_back(a);
     return users_pages(names, config_.max_frame);
   }
@@ -144,9 +137,10 @@ class presence {
   };
 
   struct users_snapshot {
+    std::vector<std::string> names;           // online, in join order
     std::vector<howdy::shared_buffer> parts;  // USERS_PART pages
     howdy::shared_buffer last;                // the final USERS page
-    std::vector<std::string> last_names;      // the names on it
+    std::size_t last_first = 0;               // the first name on it
     std::uint64_t sequence = 0;               // registry events up to this one are in
   };
 
@@ -190,8 +184,7 @@ class presence {
 
   // Once per tick, on the tick's executor, with the tick's events in order.
   void flush(std::vector<change>& events) {
-    std::vector<hcp2::roster_entry> changes;  // names point into `events`
-    std::unordered_map<std::string_view, std::size_t> position;
+    final_states changes;  // names point into `events`
     for (auto& c : events) {
       if (c.online) {
         if (!index_.contains(c.name)) {
@@ -203,11 +196,7 @@ class presence {
         index_.erase(it);
         order_.erase(node);
       }
-      const std::uint8_t status = c.online ? hcp2::status_online : 0;
-      if (auto [at, fresh] = position.try_emplace(c.name, changes.size()); fresh)
-        changes.push_back({status, c.name});
-      else
-        changes[at->second].status = status;  // the name's last state in this tick
+      changes.set(c.name, c.online);
       if (!c.hcp1_joiner.expired()) hcp1_joiners_.push_back(std::move(c.hcp1_joiner));
     }
 
@@ -215,14 +204,10 @@ class presence {
     // reads the snapshot gets either this batch or a snapshot with it in.
     auto snap = std::make_shared<users_snapshot>();
     snap->sequence = events.back().sequence;
-    {
-      std::vector<std::string_view> names(order_.begin(), order_.end());
-      std::size_t last_first = 0;
-      snap->parts = users_pages(names, config_.max_frame, &last_first);
-      snap->last = std::move(snap->parts.back());
-      snap->parts.pop_back();
-      snap->last_names.assign(names.begin() + static_cast<std::ptrdiff_t>(last_first), names.end());
-    }
+    snap->names.assign(order_.begin(), order_.end());
+    snap->parts = users_pages(snap->names, config_.max_frame, &snap->last_first);
+    snap->last = std::move(snap->parts.back());
+    snap->parts.pop_back();
     {
       std::lock_guard lock(snapshot_mutex_);
       const auto upto = snap->sequence;
@@ -231,8 +216,8 @@ class presence {
       while (!added_.empty() && added_.front().sequence <= upto) added_.pop_front();
       std::erase_if(removed_, [&](const auto& kv) { return kv.second.sequence <= upto; });
     }
-    if (batch_hub_.subscriber_count() > 0) batch_hub_.publish(presence_batch(changes, config_.max_frame));
-    if (legacy_hub_.subscriber_count() > 0) legacy_hub_.publish(joined_left_batch(changes));
+    if (batch_hub_.subscriber_count() > 0) batch_hub_.publish(presence_batch(changes.entries(), config_.max_frame));
+    if (legacy_hub_.subscriber_count() > 0) legacy_hub_.publish(joined_left_batch(changes.entries()));
     hcp1_dirty_ = true;
     hcp1_update(false);
   }

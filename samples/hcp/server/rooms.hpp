@@ -195,23 +195,17 @@ class rooms {
   void flush(std::vector<change>& events) {
     struct batch {
       room_ptr room;
-      std::vector<hcp2::roster_entry> entries;  // names point into `events`
-      std::unordered_map<std::string_view, std::size_t> position;
+      final_states changes;  // names point into `events`
     };
     std::vector<batch> batches;
     std::unordered_map<const void*, std::size_t> room_position;
     for (auto& c : events) {
-      auto [r, fresh_room] = room_position.try_emplace(c.room.get(), batches.size());
-      if (fresh_room) batches.push_back({c.room, {}, {}});
-      auto& b = batches[r->second];
-      const std::uint8_t status = c.joined ? hcp2::status_online : 0;
-      if (auto [at, fresh] = b.position.try_emplace(c.user, b.entries.size()); fresh)
-        b.entries.push_back({status, c.user});
-      else
-        b.entries[at->second].status = status;
+      auto [r, fresh] = room_position.try_emplace(c.room.get(), batches.size());
+      if (fresh) batches.push_back({c.room, {}});
+      batches[r->second].changes.set(c.user, c.joined);
     }
     for (auto& b : batches)
-      if (b.room->hub().subscriber_count() > 0) b.room->hub().publish(room_batch(b.room->name(), b.entries));
+      if (b.room->hub().subscriber_count() > 0) b.room->hub().publish(room_batch(b.room->name(), b.changes.entries()));
   }
 
   const server_config& config_;

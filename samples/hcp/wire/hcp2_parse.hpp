@@ -187,57 +187,44 @@ inline std::string_view read_name(hcp::detail::reader& r) noexcept {
   return r.bytes(n);
 }
 
-// u16 count, then count x (u8 status, name). Each entry takes at least two
+// u16 count, then count entries read by `one`, each at least `min_size`
 // bytes: a count the frame cannot hold is refused before reserving for it.
-inline std::vector<roster_entry> read_roster_entries(hcp::detail::reader& r) {
-  std::vector<roster_entry> entries;
+template <class Read>
+auto read_counted(hcp::detail::reader& r, std::size_t min_size, Read one) {
+  std::vector<decltype(one())> entries;
   auto const count = r.u16();
-  if (!r.ok || count > r.left() / 2) {
+  if (!r.ok || count > r.left() / min_size) {
     r.ok = false;
     return entries;
   }
   entries.reserve(count);
-  for (std::uint16_t i = 0; i < count && r.ok; ++i) {
-    roster_entry e{};
-    e.status = r.u8();
-    e.name = read_name(r);
-    entries.push_back(e);
-  }
+  for (std::uint16_t i = 0; i < count && r.ok; ++i) entries.push_back(one());
   return entries;
 }
 
-// u16 count, then count x name: USERS and USERS_PART.
-inline std::vector<std::string_view> read_names(hcp::detail::reader& r) {
-  std::vector<std::string_view> names;
-  auto const count = r.u16();
-  // Each name takes at least its length byte: refuse a count the frame
-  // cannot hold before reserving memory for it.
-  if (!r.ok || count > r.left()) {
-    r.ok = false;
-    return names;
-  }
-  names.reserve(count);
-  for (std::uint16_t i = 0; i < count && r.ok; ++i) names.push_back(read_name(r));
-  return names;
+// count x (u8 status, name): ROSTER, ROOM_MEMBERS, PRESENCE and their parts.
+inline std::vector<roster_entry> read_roster_entries(hcp::detail::reader& r) {
+  return read_counted(r, 2, [&] {
+    roster_entry e{};
+    e.status = r.u8();
+    e.name = read_name(r);
+    return e;
+  });
 }
 
-// u16 count, then count x (name room, u32 members): ROOM_LIST and ROOM_LIST_PART.
+// count x name: USERS and USERS_PART.
+inline std::vector<std::string_view> read_names(hcp::detail::reader& r) {
+  return read_counted(r, 1, [&] { return read_name(r); });
+}
+
+// count x (name room, u32 members): ROOM_LIST and ROOM_LIST_PART.
 inline std::vector<room_entry> read_rooms(hcp::detail::reader& r) {
-  std::vector<room_entry> rooms;
-  auto const count = r.u16();
-  // Each entry takes at least five bytes (length byte + u32).
-  if (!r.ok || count > r.left() / 5) {
-    r.ok = false;
-    return rooms;
-  }
-  rooms.reserve(count);
-  for (std::uint16_t i = 0; i < count && r.ok; ++i) {
+  return read_counted(r, 5, [&] {
     room_entry e{};
     e.room = read_name(r);
     e.members = r.u32();
-    rooms.push_back(e);
-  }
-  return rooms;
+    return e;
+  });
 }
 
 }  // namespace detail
