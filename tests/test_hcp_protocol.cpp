@@ -461,6 +461,25 @@ BOOST_AUTO_TEST_CASE(server_tick_batch_coalesces_in_order) {
   BOOST_TEST(flushes.size() == 2u);
 }
 
+// tick_for spaces flushes from the previous one; the first event after a
+// quiet spell waits only `tick`.
+BOOST_AUTO_TEST_CASE(server_tick_batch_spacing_counts_from_the_last_flush) {
+  asio::io_context io;
+  std::vector<std::vector<int>> flushes;
+  hcp::tick_batch<int> batch(
+      io.get_executor(), std::chrono::milliseconds(0), [&](std::vector<int>& events) { flushes.push_back(events); },
+      {}, [] { return std::chrono::milliseconds(std::chrono::hours(1)); });
+  batch.add(1);
+  io.run_for(std::chrono::seconds(30));  // no flush before: at once, not an hour from now
+  BOOST_TEST_REQUIRE(flushes.size() == 1u);
+  batch.add(2);
+  batch.add(3);
+  io.restart();
+  io.run_for(std::chrono::milliseconds(100));
+  BOOST_TEST(flushes.size() == 1u);  // an hour after the last flush, not before
+  batch.stop();
+}
+
 BOOST_AUTO_TEST_CASE(server_tick_batch_zero_tick_and_quiet) {
   asio::io_context io;
   int flushed = 0, quiet = 0;

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     ("history-per-user", "whispers kept per account", cxxopts::value<std::string>()->default_value("1000"))
     ("pwhash", "password hashing cost: interactive, or min (tests only: fast and weak)", cxxopts::value<std::string>()->default_value("interactive"))
     ("presence-tick-ms", "joins and leaves are batched and sent once per this many ms (at least); 0 = at once", cxxopts::value<std::string>()->default_value("50"))
-    ("presence-tick-per-client-us", "the presence tick grows by this many us per client that hears presence (200 ms at 10,000 with 20)", cxxopts::value<std::string>()->default_value("20"))
+    ("presence-tick-per-client-us", "presence batches are at least this many us per client that hears presence apart (1 s at 10,000 with 100)", cxxopts::value<std::string>()->default_value("100"))
     ("hcp1-list-rate", "MiB/s of HCP/1 user lists to everyone in all (or after 1 s without joins or leaves); 0 = every tick", cxxopts::value<std::string>()->default_value("128"))
     ("login-attempts", "sign-in attempts per name in a burst (one more every 12 s; an address gets 4x)", cxxopts::value<std::string>()->default_value("5"))
     ("q,quiet", "log warnings and errors only")

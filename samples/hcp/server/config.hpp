@@ -33,10 +33,11 @@ struct server_config {
   std::size_t max_pending_receipts = 4096;  // unconfirmed whispers tracked per recipient
 
   // Presence (presence.hpp, rooms.hpp): joins and leaves are batched and
-  // published once per tick; 0 publishes as soon as possible. The global
-  // tick grows by presence_tick_per_client for each client that hears it.
+  // published presence_tick after the first of a batch (0: as soon as
+  // possible), and the global batches at least presence_tick_per_client
+  // times the clients that hear them apart (tick.hpp).
   std::chrono::milliseconds presence_tick{50};
-  std::chrono::microseconds presence_tick_per_client{20};
+  std::chrono::microseconds presence_tick_per_client{100};
   // HCP/1 clients get the whole list (64 bytes a name): it goes to all of
   // them at most at this many bytes per second in all, or once presence has
   // been quiet for hcp1_list_quiet (a new user still gets it at its tick).

@@ -1,7 +1,7 @@
 // server/presence.hpp: who is online. Owns the name registry (one name, one
 // live session; accounts' names are protected while they are offline) and
 // tells every client about joins and leaves, coalesced on a short tick
-// (--presence-tick-ms, growing by 20 us per client that hears presence, so
+// (--presence-tick-ms, growing by 100 us per client that hears presence, so
 // that presence stays a bounded share of the server's time; tick.hpp):
 // a join or a leave only appends to the
 // pending list, and once per tick the presence service encodes what changed

@@ -1,14 +1,18 @@
 // server/tick.hpp: events coalesced on a short tick. Any thread may add an
 // event: it is appended to a pending list under a small lock of its own
 // (nothing else happens under it) and, for the first event since the last
-// flush, a timer is armed. When it fires, the flush gets every event added
+// flush, a flush is scheduled `tick` later. The flush gets every event added
 // meanwhile, in the order they were added, on the batch's executor (one at a
-// time). presence.hpp and rooms.hpp encode and publish from there, once per
-// tick, instead of once per event. A tick of 0 flushes as soon as the
+// time).
+// presence.hpp and rooms.hpp encode and publish from there, once per tick,
+// instead of once per event. A tick of 0 flushes as soon as the
 // executor gets to it: no waiting, only what arrived meanwhile is batched.
 //
-// The tick may depend on the moment (say, on how many clients a flush
-// reaches): `tick_for`, if given, is asked each time the timer is armed.
+// The spacing may depend on the moment (say, on how many clients a flush
+// reaches): `tick_for`, if given, is asked each time a flush is scheduled,
+// and a flush comes at least that long after the previous one. So a lone
+// event waits only `tick`, and a storm of them costs one flush per
+// `tick_for()`.
 //
 // The quiet check: from a flush, check_quiet(after) asks for a call of
 // `on_quiet` `after` from now unless an event has been added by then.
@@ -97,15 +101,20 @@ class tick_batch {
     asio::steady_timer timer;        // on ex
     asio::steady_timer quiet_timer;  // on ex
     std::uint64_t flushes = 0;       // on ex
+    std::chrono::steady_clock::time_point last_run{};  // on ex: the last flush
     std::mutex mutex;
     std::vector<Event> pending;  // guarded by mutex
     bool armed = false;          // guarded by mutex: a flush is scheduled
     bool stopped = false;        // guarded by mutex
 
+    // `tick` after the first event, and at least the (longer) current tick
+    // after the last flush.
     void arm() {
+      const auto now = std::chrono::steady_clock::now();
       const auto delay = tick_for ? std::max(tick, tick_for()) : tick;
-      if (delay.count() == 0) return run();
-      timer.expires_after(delay);
+      const auto due = std::max(now + tick, last_run + delay);
+      if (due <= now) return run();
+      timer.expires_at(due);
       timer.async_wait([s = this->shared_from_this()](std::error_code ec) {
         if (!ec) s->run();
       });
@@ -120,6 +129,7 @@ class tick_batch {
         armed = false;
       }
       ++flushes;
+      last_run = std::chrono::steady_clock::now();
       if (!events.empty()) flush(events);
     }
 
