@@ -70,6 +70,28 @@ BOOST_AUTO_TEST_CASE(duplicate_names_are_taken) {
   BOOST_TEST(r.size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(find_each_looks_up_a_list_in_order) {
+  howdy::name_rules rules;
+  rules.case_insensitive = true;
+  registry r(rules);
+  std::error_code ec;
+  auto bob = r.claim("Bob", 7, ec);
+  BOOST_TEST_REQUIRE(!ec);
+  r.protect("carol");
+  const std::vector<std::string> names{"carol", "bob", "dave", "BOB"};
+  std::vector<std::string> seen;
+  std::vector<int> owners;
+  std::vector<bool> protected_names;
+  r.find_each(names, [&](const std::string& name, const int* owner, bool is_protected) {
+    seen.push_back(name);
+    owners.push_back(owner ? *owner : -1);
+    protected_names.push_back(is_protected);
+  });
+  BOOST_TEST(seen == names, boost::test_tools::per_element());
+  BOOST_TEST(owners == (std::vector<int>{-1, 7, -1, 7}), boost::test_tools::per_element());
+  BOOST_TEST(protected_names == (std::vector<bool>{true, false, false, false}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(case_insensitive_names) {
   howdy::name_rules rules;
   rules.case_insensitive = true;

@@ -128,6 +128,16 @@ class presence {
     return (names_.find(name) ? hcp2::status_online : 0) | (is_account(name) ? hcp2::status_registered : 0);
   }
 
+  // status_of for a whole list (a room's members), in one registry lookup.
+  std::vector<hcp2::roster_entry> roster_of(const std::vector<std::string>& names) const {
+    std::vector<hcp2::roster_entry> entries;
+    entries.reserve(names.size());
+    names_.find_each(names, [&](const std::string& name, const auto* owner, bool account) {
+      entries.push_back({std::uint8_t((owner ? hcp2::status_online : 0) | (account ? hcp2::status_registered : 0)), name});
+    });
+    return entries;
+  }
+
  private:
   struct change {
     std::string name;

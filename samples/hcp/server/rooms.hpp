@@ -6,7 +6,8 @@
 // JOIN is answered with ROOM_JOINED and the room's members (ROOM_MEMBERS);
 // the other members hear joins and leaves batched per room per tick
 // (tick.hpp): one buffer of ROOM_JOINED / ROOM_LEFT frames, encoded once,
-// each name with its state at the tick's end.
+// each name with its state at the tick's end. Ticks are spaced by the
+// members the last one reached, as presence's are by the clients.
 #pragma once
 
 #include "config.hpp"
@@ -55,7 +56,8 @@ class rooms {
         online_(online),
         ids_(ids),
         directory_(executors),
-        ticks_(executors.front(), config.presence_tick, [this](std::vector<change>& events) { flush(events); }) {}
+        ticks_(executors.front(), config.presence_tick, [this](std::vector<change>& events) { flush(events); }, {},
+               [this] { return tick_for_reach(); }) {}
 
   rooms(const rooms&) = delete;
   rooms& operator=(const rooms&) = delete;
@@ -171,9 +173,7 @@ class rooms {
   void send_members(howdy::outbox& box, std::string_view wanted) const {
     auto room = directory_.find(wanted);
     std::vector<std::string> members = room ? room->members() : std::vector<std::string>{};
-    std::vector<hcp2::roster_entry> entries;
-    entries.reserve(members.size());
-    for (auto& m : members) entries.push_back({online_.status_of(m), m});
+    const auto entries = online_.roster_of(members);
     for (auto& page : room_members_pages(wanted, entries, config_.max_frame)) box.push(std::move(page));
   }
 
@@ -204,8 +204,19 @@ class rooms {
       if (fresh) batches.push_back({c.room, {}});
       batches[r->second].changes.set(c.user, c.joined);
     }
+    last_reach_ = 0;
     for (auto& b : batches)
-      if (b.room->hub().subscriber_count() > 0) b.room->hub().publish(room_batch(b.room->name(), b.changes.entries()));
+      if (const auto members = b.room->hub().subscriber_count(); members > 0) {
+        b.room->hub().publish(room_batch(b.room->name(), b.changes.entries()));
+        last_reach_ += members;
+      }
+  }
+
+  // A flush costs a push and a write per member it reaches: the next one
+  // waits presence_tick_per_client for each (as presence.hpp's ticks).
+  std::chrono::milliseconds tick_for_reach() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(config_.presence_tick_per_client *
+                                                                 static_cast<std::int64_t>(last_reach_));
   }
 
   const server_config& config_;
@@ -214,7 +225,8 @@ class rooms {
   presence& online_;
   history& ids_;
   howdy::room_directory directory_;
-  tick_batch<change> ticks_;  // last: destroyed (stopped) first
+  std::size_t last_reach_ = 0;  // on the tick's executor: members the last flush reached
+  tick_batch<change> ticks_;    // last: destroyed (stopped) first
 };
 
 }  // namespace hcp
