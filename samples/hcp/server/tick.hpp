@@ -112,7 +112,9 @@ class tick_batch {
     void arm() {
       const auto now = std::chrono::steady_clock::now();
       const auto delay = tick_for ? std::max(tick, tick_for()) : tick;
-      const auto due = std::max(now + tick, last_run + delay);
+      // Before the first flush there is no spacing to keep (and a steady
+      // clock may start near zero: a machine up for less than `delay`).
+      const auto due = flushes == 0 ? now + tick : std::max(now + tick, last_run + delay);
       if (due <= now) return run();
       timer.expires_at(due);
       timer.async_wait([s = this->shared_from_this()](std::error_code ec) {
