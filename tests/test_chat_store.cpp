@@ -10,6 +10,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 #include <boost/test/unit_test.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -167,6 +168,70 @@ BOOST_AUTO_TEST_CASE(accounts) {
     BOOST_TEST((ec2 == errc::errc::unknown_account));
   });
   BOOST_TEST((store.account_names() == std::vector<std::string>{"Alice", "alice", "\xC3\xA9lo\xC3\xAFse"}));
+}
+
+BOOST_AUTO_TEST_CASE(accounts_with_a_likeness_key_keep_look_alikes_out) {
+  chat_store store(options(":memory:"));
+  run([&]() -> asio::awaitable<void> {
+    auto [ec] = co_await store.async_create_account("dave", "dave", "hash-d", use_tuple);
+    BOOST_TEST(!ec);
+    // Another name, the same key (what names.hpp gives DAVE, or dave with a Cyrillic a).
+    std::tie(ec) = co_await store.async_create_account("DAVE", "dave", "hash-D", use_tuple);
+    BOOST_TEST((ec == errc::errc::name_registered));
+    std::tie(ec) = co_await store.async_create_account("d\xD0\xB0ve", "dave", "hash-c", use_tuple);
+    BOOST_TEST((ec == errc::errc::name_registered));
+    std::tie(ec) = co_await store.async_create_account("dave", "other", "hash-x", use_tuple);
+    BOOST_TEST((ec == errc::errc::name_registered));  // the name itself still counts
+    std::tie(ec) = co_await store.async_create_account("carol", "carol", "hash-c", use_tuple);
+    BOOST_TEST(!ec);
+    // Without a key, no look-alike check (and no key to collide with).
+    std::tie(ec) = co_await store.async_create_account("Carol", "hash-C", use_tuple);
+    BOOST_TEST(!ec);
+    auto [ec2, hash] = co_await store.async_password_hash("dave", use_tuple);
+    BOOST_TEST(hash == "hash-d");
+  });
+  BOOST_TEST((store.account_names() == std::vector<std::string>{"Carol", "carol", "dave"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_version_1_database_gets_likeness_keys) {
+  temp_dir dir;
+  const auto path = dir.file("v1.db");
+  {
+    // The schema before likeness keys, with two accounts that look alike.
+    sqlite3* db = nullptr;
+    BOOST_REQUIRE_EQUAL(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    BOOST_REQUIRE_EQUAL(sqlite3_exec(db,
+                                     "CREATE TABLE accounts(name TEXT PRIMARY KEY, hash TEXT NOT NULL, created_us INTEGER);"
+                                     "INSERT INTO accounts VALUES('dave', 'hash-d', 1), ('DAVE', 'hash-D', 2);"
+                                     "PRAGMA user_version = 1;",
+                                     nullptr, nullptr, nullptr),
+                        SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto lower = [](std::string_view n) {
+    std::string k(n);
+    for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return k;
+  };
+  {
+    chat_store store(options(path));
+    BOOST_TEST((store.account_names() == std::vector<std::string>{"DAVE", "dave"}));  // both keep working
+    BOOST_TEST(count_from_outside(path, "PRAGMA user_version") == 2);
+    BOOST_TEST(count_from_outside(path, "SELECT count(*) FROM accounts WHERE likeness IS NULL") == 2);
+    store.rekey_accounts(lower);
+    BOOST_TEST(count_from_outside(path, "SELECT count(*) FROM accounts WHERE likeness = 'dave'") == 2);
+    run([&]() -> asio::awaitable<void> {
+      auto [ec] = co_await store.async_create_account("Dave", lower("Dave"), "hash-x", use_tuple);
+      BOOST_TEST((ec == errc::errc::name_registered));
+      auto [ec2, hash] = co_await store.async_password_hash("DAVE", use_tuple);
+      BOOST_TEST(hash == "hash-D");
+    });
+  }
+  // Opened again: nothing to migrate, nothing lost; a changed key function rekeys.
+  chat_store store(options(path));
+  BOOST_TEST(store.account_names().size() == 2u);
+  store.rekey_accounts([](std::string_view n) { return std::string(n) + "!"; });
+  BOOST_TEST(count_from_outside(path, "SELECT count(*) FROM accounts WHERE likeness = 'DAVE!'") == 1);
 }
 
 BOOST_AUTO_TEST_CASE(plain_callbacks_and_futures) {

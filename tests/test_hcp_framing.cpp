@@ -213,6 +213,31 @@ BOOST_AUTO_TEST_CASE(hcp1_message_ending_with_the_data_is_delivered_when_idle) {
   BOOST_TEST(w.stream.read_calls() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(hcp1_unpadded_long_proposal_is_one_packet) {
+  // The original client's proposal of a 70-byte name: 71 bytes, no padding.
+  const std::string p = "\x01" + std::string(70, 'x');
+  harness<hcp1_codec> h;
+  h.stream.chunk(p + hcp1_short('\x01', "next"));
+  auto g = h.next();
+  BOOST_TEST(g.bytes == p);
+  BOOST_TEST(hcp::hcp1::is_overlong_proposal(std::as_bytes(std::span(g.bytes.data(), g.bytes.size()))));
+  BOOST_TEST(h.next().bytes == hcp1_short('\x01', "next"));
+  // At the end of the data: once nothing more is waiting, and not before.
+  harness<hcp1_codec, scripted_stream_with_available> w;
+  w.stream.chunk(p.substr(0, 66)).chunk(p.substr(66));
+  BOOST_TEST(w.next().bytes == p);
+  // A full 64-byte field followed by the next packet is a 65-byte proposal.
+  harness<hcp1_codec> f;
+  const auto full = hcp1_short('\x01', std::string(64, 'y'));
+  f.stream.chunk(full + hcp1_message("y", "All", "hi"));
+  BOOST_TEST(f.next().bytes == full);
+  BOOST_TEST(!hcp::hcp1::is_overlong_proposal(std::as_bytes(std::span(full.data(), full.size()))));
+  // Beyond the max frame: too large, not unbounded.
+  harness<hcp1_codec> big({}, small_frames(100));
+  big.stream.chunk("\x01" + std::string(200, 'z'));
+  BOOST_TEST(big.next().ec == howdy::error::frame_too_large);
+}
+
 BOOST_AUTO_TEST_CASE(hcp1_text_cut_inside_utf8_waits) {
   const std::string text = "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80";
   const auto m = hcp1_message("a", "b", text);

@@ -134,9 +134,10 @@ BOOST_AUTO_TEST_CASE(protocol_detection) {
   BOOST_TEST((detect_protocol(std::byte{0x00}) == protocol::hcp2));
   for (unsigned b = 1; b <= 5; ++b) BOOST_TEST((detect_protocol(std::byte(b)) == protocol::hcp1));
   BOOST_TEST((detect_protocol(std::byte{'R'}) == protocol::text));
-  BOOST_TEST((detect_protocol(std::byte{0x06}) == protocol::unknown));
-  BOOST_TEST((detect_protocol(std::byte{'G'}) == protocol::unknown));
-  BOOST_TEST((detect_protocol(std::byte{0xFF}) == protocol::unknown));
+  // Anything else is the text protocol's, which answers it with ERROR 101 (seed 002).
+  BOOST_TEST((detect_protocol(std::byte{0x06}) == protocol::text));
+  BOOST_TEST((detect_protocol(std::byte{'G'}) == protocol::text));
+  BOOST_TEST((detect_protocol(std::byte{0xFF}) == protocol::text));
   BOOST_TEST(hcp::default_port == 20002);
 }
 

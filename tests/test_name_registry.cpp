@@ -742,4 +742,97 @@ BOOST_AUTO_TEST_CASE(threads_claim_and_protect_concurrently) {
   for (int k = 0; k < 10; ++k) BOOST_TEST(!r.is_protected("other" + std::to_string(k)));
 }
 
+namespace {
+// Caller-supplied keys, as a chat server would give them (with Unicode case
+// folding and confusable skeletons); here: lower-case ASCII, and a likeness
+// that also takes '0' for 'o' and "rn" for "m".
+std::string lower_key(std::string_view name) {
+  std::string k(name);
+  for (char& c : k) c = howdy::detail::ascii_lower(c);
+  return k;
+}
+std::string like_key(std::string_view name) {
+  std::string k = lower_key(name), out;
+  for (std::size_t i = 0; i < k.size(); ++i) {
+    if (k[i] == '0') out += 'o';
+    else if (k.compare(i, 2, "rn") == 0) out += 'm', ++i;
+    else out += k[i];
+  }
+  return out;
+}
+howdy::name_rules keyed_rules(bool with_likeness) {
+  howdy::name_rules rules;
+  rules.key = lower_key;
+  if (with_likeness) rules.likeness = like_key;
+  return rules;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(caller_keys_make_one_name_and_keep_the_claimed_one) {
+  registry r(keyed_rules(false), {"All"});
+  std::error_code ec;
+  auto dave = r.claim("Dave", 1, ec);
+  BOOST_TEST_REQUIRE(!ec);
+  BOOST_TEST(dave.name() == "Dave");
+  BOOST_TEST(claim_error(r, "DAVE") == howdy::error::name_taken);
+  BOOST_TEST(claim_error(r, "dave") == howdy::error::name_taken);
+  BOOST_TEST(owner_of(r, "dAVE") == 1);
+  BOOST_TEST(r.name_of("dave").value_or("") == "Dave");
+  BOOST_TEST(!r.name_of("d4ve"));
+  BOOST_TEST(r.snapshot().names == std::vector<std::string>{"Dave"}, boost::test_tools::per_element());
+  BOOST_TEST(claim_error(r, "ALL") == howdy::error::name_reserved);  // reserved names by key too
+  BOOST_TEST(r.check("all") == howdy::error::name_reserved);
+  // The key replaces case_insensitive's folding; without a likeness, look-alikes are other names.
+  BOOST_TEST(claim_error(r, "Dav3") == std::error_code{});
+  BOOST_TEST(!r.held_like("Dav3x"));
+  BOOST_TEST(r.held_like("DAVE").value_or("") == "Dave");
+  dave.release();
+  BOOST_TEST(!r.name_of("dave"));
+  BOOST_TEST(claim_error(r, "DAVE") == std::error_code{});
+}
+
+BOOST_AUTO_TEST_CASE(protected_names_keep_away_their_look_alikes) {
+  registry r(keyed_rules(true));
+  r.protect("modern");
+  BOOST_TEST(r.is_protected("MODERN"));     // same key
+  BOOST_TEST(!r.is_protected("rnodern"));   // only looks like it
+  BOOST_TEST(r.protected_name("Modern").value_or("") == "modern");
+  BOOST_TEST(!r.protected_name("rnodern"));
+  BOOST_TEST(r.protected_like("rnodern").value_or("") == "modern");
+  BOOST_TEST(r.protected_like("m0dern").value_or("") == "modern");
+  BOOST_TEST(!r.protected_like("madern"));
+  for (const char* n : {"modern", "MODERN", "rnodern", "m0dern", "RN0DERN"})
+    BOOST_TEST(claim_error(r, n) == howdy::error::name_held, n);
+  BOOST_TEST(claim_error(r, "madern") == std::error_code{});
+  // The holder of a look-alike protected later is found; its lease frees it.
+  std::error_code ec;
+  auto guest = r.claim("b0b", 2, ec);
+  BOOST_TEST_REQUIRE(!ec);
+  BOOST_TEST(r.held_like("bob").value_or("") == "b0b");
+  BOOST_TEST(r.held_like("BOB").value_or("") == "b0b");
+  BOOST_TEST(!r.held_like("rob"));
+  guest.release();
+  BOOST_TEST(!r.held_like("bob"));
+  // claim_protected is not stopped by a look-alike; unprotect frees the look-alikes.
+  auto owner = r.claim_protected("rnodern", 3, ec);
+  BOOST_TEST(!ec);
+  owner.release();
+  r.unprotect("MODERN");
+  BOOST_TEST(!r.protected_like("rnodern"));
+  BOOST_TEST(claim_error(r, "rnodern") == std::error_code{});
+}
+
+BOOST_AUTO_TEST_CASE(two_protected_look_alikes_are_both_kept) {
+  // Say, two accounts made before the rules: each stays protected, and
+  // unprotecting one leaves the other's look-alikes kept away.
+  registry r(keyed_rules(true));
+  r.protect("modern");
+  r.protect("rnodern");
+  r.unprotect("modern");
+  BOOST_TEST(claim_error(r, "m0dern") == howdy::error::name_held);
+  BOOST_TEST(r.protected_like("modern").value_or("") == "rnodern");
+  r.unprotect("rnodern");
+  BOOST_TEST(claim_error(r, "m0dern") == std::error_code{});
+}
+
 BOOST_AUTO_TEST_SUITE_END()

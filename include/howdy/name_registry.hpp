@@ -3,6 +3,10 @@
 // leave in one global order, numbered so that a snapshot and the events that
 // follow it fit together. A protected name is kept for whoever the caller
 // decides holds it (an account, a reservation): only claim_protected() takes it.
+// Names are compared by a key: their bytes, ASCII-folded, or what the caller's
+// rules.key makes of them (say, a Unicode case folding); each holder keeps the
+// name as it claimed it. A protected name also keeps away names that merely
+// look like it, when the rules give a likeness key (say, confusable skeletons).
 #pragma once
 
 #include <howdy/detail/ascii.hpp>
@@ -25,7 +29,6 @@
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -37,6 +40,16 @@ struct name_rules {
   bool case_insensitive = false;  // "Bob" and "bob" are the same name (ASCII letters)
   // Which code points may appear; the default refuses control characters.
   std::function<bool(char32_t)> allow = [](char32_t c) { return c >= 0x20 && c != 0x7F && !(c >= 0x80 && c < 0xA0); };
+  // Names with the same key are one name: for uniqueness, find(), the
+  // reserved names and protection. Empty: the name's bytes (ASCII letters
+  // lowered with case_insensitive). Called on names that passed accepts(),
+  // and by protect(), outside the registry's lock.
+  std::function<std::string(std::string_view)> key{};
+  // Names with the same likeness key look alike: claim() refuses a name that
+  // looks like a protected one (name_held), and held_like() / protected_like()
+  // find look-alikes. Empty: the key. Names with the same key must have the
+  // same likeness key.
+  std::function<std::string(std::string_view)> likeness{};
 
   // True if `name` is min_bytes..max_bytes of strict UTF-8 whose every code
   // point `allow` accepts (any, without `allow`). Case folding plays no part.
@@ -65,6 +78,7 @@ class name_registry {
     std::string name;  // as claimed (the key may be case-folded)
     Owner owner;
     std::uint64_t joined;  // sequence of the join event, for listing in join order
+    std::string like;      // likeness key
   };
 
  public:
@@ -135,20 +149,60 @@ class name_registry {
   // take it from its owner.
   void protect(std::string_view name) {
     std::string key = key_of(name);
+    std::string like = like_of(name, key);
     std::lock_guard lock(mutex_);
-    protected_.insert(std::move(key));
+    if (protected_.try_emplace(key, std::string(name)).second && rules_.likeness)
+      protected_likes_.emplace(std::move(like), std::move(key));
   }
 
   void unprotect(std::string_view name) {
     const std::string key = key_of(name);
+    const std::string like = like_of(name, key);
     std::lock_guard lock(mutex_);
-    protected_.erase(key);
+    if (protected_.erase(key) == 0) return;
+    auto [first, last] = protected_likes_.equal_range(like);
+    for (auto it = first; it != last; ++it)
+      if (it->second == key) {
+        protected_likes_.erase(it);
+        break;
+      }
   }
 
+  // True if a name with the same key is protected.
   bool is_protected(std::string_view name) const {
     const std::string key = key_of(name);
     std::lock_guard lock(mutex_);
     return protected_.contains(key);
+  }
+
+  // The protected name with the same key as `name`, as it was protected.
+  std::optional<std::string> protected_name(std::string_view name) const {
+    const std::string key = key_of(name);
+    std::lock_guard lock(mutex_);
+    auto it = protected_.find(key);
+    if (it == protected_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // A protected name that looks like `name` (the same likeness key), if any:
+  // the one with the same key first.
+  std::optional<std::string> protected_like(std::string_view name) const {
+    const std::string key = key_of(name);
+    const std::string like = like_of(name, key);
+    std::lock_guard lock(mutex_);
+    if (auto it = protected_.find(key); it != protected_.end()) return it->second;
+    if (auto it = protected_likes_.find(like); it != protected_likes_.end()) return protected_.at(it->second);
+    return std::nullopt;
+  }
+
+  // A claimed name that looks like `name`, if any: the one with the same key first.
+  std::optional<std::string> held_like(std::string_view name) const {
+    const std::string key = key_of(name);
+    const std::string like = like_of(name, key);
+    std::lock_guard lock(mutex_);
+    if (auto it = entries_.find(key); it != entries_.end()) return it->second.name;
+    if (auto it = held_likes_.find(like); it != held_likes_.end()) return entries_.at(it->second).name;
+    return std::nullopt;
   }
 
   // The asynchronous form of claim(), void(std::error_code, lease): what a
@@ -195,6 +249,15 @@ class name_registry {
       auto it = entries_.find(key);
       fn(name, it == entries_.end() ? nullptr : &it->second.owner, protected_.contains(key));
     }
+  }
+
+  // The name as its holder claimed it, for a name with the same key.
+  std::optional<std::string> name_of(std::string_view name) const {
+    const std::string key = key_of(name);
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second.name;
   }
 
   // Calls `fn(name, owner)` for every name, under the registry's lock.
@@ -269,27 +332,35 @@ class name_registry {
   };
 
   std::string key_of(std::string_view name) const {
+    if (rules_.key) return rules_.key(name);
     std::string key(name);
     if (rules_.case_insensitive)
       for (char& c : key) c = detail::ascii_lower(c);
     return key;
   }
 
+  // Only kept in protected_likes_ and held_likes_ when the rules have a likeness.
+  std::string like_of(std::string_view name, const std::string& key) const {
+    return rules_.likeness ? rules_.likeness(name) : key;
+  }
+
   lease claim_as(std::string_view name, Owner owner, std::error_code& ec, bool may_take_protected) {
     ec = check(name);
     if (ec) return {};
     std::string key = key_of(name);
+    std::string like = rules_.likeness ? rules_.likeness(name) : std::string();
     std::lock_guard lock(mutex_);
     // Before name_taken: the claimer learns the name is held for someone, not merely in use.
-    if (!may_take_protected && protected_.contains(key)) {
+    if (!may_take_protected && (protected_.contains(key) || protected_likes_.contains(like))) {
       ec = error::name_held;
       return {};
     }
-    auto [it, inserted] = entries_.try_emplace(key, entry{std::string(name), std::move(owner), sequence_ + 1});
+    auto [it, inserted] = entries_.try_emplace(key, entry{std::string(name), std::move(owner), sequence_ + 1, like});
     if (!inserted) {
       ec = error::name_taken;
       return {};
     }
+    if (rules_.likeness) held_likes_.emplace(std::move(like), key);  // without, the key is the likeness key
     notify({presence::joined, it->second.name, ++sequence_}, it->second.owner);
     return lease(this, std::move(key), std::string(name));
   }
@@ -300,6 +371,12 @@ class name_registry {
     if (it == entries_.end()) return;
     entry gone = std::move(it->second);
     entries_.erase(it);
+    auto [first, last] = held_likes_.equal_range(gone.like);
+    for (auto h = first; h != last; ++h)
+      if (h->second == key) {
+        held_likes_.erase(h);
+        break;
+      }
     notify({presence::left, std::move(gone.name), ++sequence_}, gone.owner);
   }
 
@@ -311,7 +388,9 @@ class name_registry {
   std::vector<std::string> reserved_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, entry> entries_;
-  std::unordered_set<std::string> protected_;  // keys (key_of) of account names
+  std::unordered_map<std::string, std::string> protected_;             // key -> the name as protected
+  std::unordered_multimap<std::string, std::string> protected_likes_;  // likeness key -> key of protected_
+  std::unordered_multimap<std::string, std::string> held_likes_;       // likeness key -> key of entries_
   std::map<std::uint64_t, watcher> watchers_;
   std::uint64_t sequence_ = 0;
   std::uint64_t next_watcher_ = 0;

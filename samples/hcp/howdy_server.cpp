@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
     ("presence-tick-ms", "joins and leaves are batched and sent once per this many ms (at least); 0 = at once", cxxopts::value<std::string>()->default_value("50"))
     ("presence-tick-per-client-us", "presence batches are at least this many us per client that hears presence apart (1 s at 10,000 with 100)", cxxopts::value<std::string>()->default_value("100"))
     ("hcp1-list-rate", "MiB/s of HCP/1 user lists to everyone in all (or after 1 s without joins or leaves); 0 = every tick", cxxopts::value<std::string>()->default_value("128"))
+    ("min-password-length", "shortest password REGISTER accepts, in bytes (1..1024; LOGIN takes any stored one)", cxxopts::value<std::string>()->default_value("8"))
     ("login-attempts", "sign-in attempts per name in a burst (one more every 12 s; an address gets 4x)", cxxopts::value<std::string>()->default_value("5"))
     ("q,quiet", "log warnings and errors only")
     ("v,verbose", "log debug details too (never message text)")
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
   const auto pwhash = args["pwhash"].as<std::string>();
   if (pwhash == "min") config.pwhash = hcp::pwhash_cost::min;
   else if (pwhash != "interactive") fail("--pwhash must be 'interactive' or 'min', not '" + pwhash + "'");
+  config.min_password_length = command_line.number<std::size_t>(args, "min-password-length", 1, hcp::max_password_length);
   const auto attempts = command_line.number<unsigned>(args, "login-attempts", 1, 1000);
   config.attempts_per_name.burst = attempts;
   config.attempts_per_address.burst = 4.0 * attempts;

@@ -5,7 +5,7 @@ known-user presence (ROSTER). HCP/1 clients keep working next to all of it."""
 import struct
 import unittest
 
-from harness import (DELIVERED, E_AUTH_DISABLED, E_AUTH_REQUIRED, E_INVALID_PASSWORD, E_MALFORMED_NAME,
+from harness import (DELIVERED, E_SIGNED_IN_ELSEWHERE, E_AUTH_DISABLED, E_AUTH_REQUIRED, E_INVALID_PASSWORD, E_MALFORMED_NAME,
                      E_NAME_REGISTERED, E_NAME_TAKEN, E_TOO_MANY_ATTEMPTS, E_UNKNOWN_ACCOUNT, E_WRONG_PASSWORD,
                      ERROR, HISTORY_END, JOINED, LEFT, MESSAGE, NAME_OK, NAME_REFUSED, NOT_DELIVERED, ROSTER, ST_ONLINE,
                      ST_REGISTERED, USERS, ChatTestCase, H2Frame, h2_history_request, h2_join, h2_leave, h2_login,
@@ -155,10 +155,11 @@ class Accounts(ChatTestCase):
         c.hello()
         self.assertEqual(c.roster(), {'alice': ST_REGISTERED})
 
-    def test_login_while_already_online_104(self):
+    def test_login_while_already_online_126(self):
         a = self.account('alice', PW)
         c = self.h2()
-        self.assert_refused(c.send_login('alice', PW), E_NAME_TAKEN, 'alice')
+        self.assert_refused(c.send_login('alice', PW), E_SIGNED_IN_ELSEWHERE, 'alice')
+        self.assert_refused(c.send_login('ALICE', PW), E_SIGNED_IN_ELSEWHERE, 'alice')  # the same account
         g = self.h2('gus')                         # the first session is untouched
         a.say_ok('still me', to='gus')
         self.assertEqual(g.expect(MESSAGE).sender, 'alice')

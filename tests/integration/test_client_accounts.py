@@ -259,7 +259,7 @@ class ClientHistoryPages(ClientLines, ServerTestCase):
 
     def test_history_pages_are_all_shown(self):
         total = 1005  # more than one page (the server sends at most 1000 per reply)
-        carol = self.account('carol', 'pw-pages')
+        carol = self.account('carol', 'pw-pages-test')
         carol.close()
         time.sleep(0.2)
         sender = self.h2('sender')
@@ -268,7 +268,7 @@ class ClientHistoryPages(ClientLines, ServerTestCase):
             last = sender.say('msg %d' % n, to='carol')
         sender.expect(SENT, lambda f: f.ref == last, timeout=30)
 
-        p = self.signed_in_client('/login', 'carol', 'pw-pages')
+        p = self.signed_in_client('/login', 'carol', 'pw-pages-test')
         self.line(p, r'^%s sender whispers to you: msg %d$' % (TIME, total - 1), timeout=30)
         heads = [ln for ln in p.lines() if ln.startswith('history: ')]
         counts = [int(re.match(r'history: (\d+)', h).group(1)) for h in heads]

@@ -89,8 +89,12 @@ class Hcp2Protocol(ServerTestCase):
             c.propose(reserved)
             r = c.expect(NAME_REFUSED)
             self.assertEqual((r.code, r.name), (105, reserved))
-        c.propose('all')                       # compared exactly: 'all' is a normal name
-        self.assertEqual(c.expect(NAME_OK).name, 'all')
+        for reserved in ('all', 'ALL', 'server', '\uff21\uff4c\uff4c'):   # by NFKC case folding (fullwidth Ａｌｌ too)
+            c.propose(reserved)
+            r = c.expect(NAME_REFUSED)
+            self.assertEqual((r.code, r.name), (105, reserved))
+        c.propose('Allan')
+        self.assertEqual(c.expect(NAME_OK).name, 'Allan')
 
     def test_name_refused_malformed_100(self):
         c = self.h2()

@@ -12,7 +12,7 @@ import unittest
 
 from harness import DELIVERED, MESSAGE, SENT, ChatTestCase
 
-PW = 'pw-race'
+PW = 'pw-race-test'
 SENDERS = 4
 PER_SENDER = 240  # nothing is acknowledged: every replay stays within one page (1000)
 

@@ -2,6 +2,7 @@
 server still register and chat (ServerTestCase.assert_still_serving)."""
 
 import random
+import socket
 import struct
 import threading
 import time
@@ -18,16 +19,19 @@ class Garbage(ServerTestCase):
         c = self.raw()
         try:
             c.send_raw(data)
+            c.sock.shutdown(socket.SHUT_WR)
         except (BrokenPipeError, ConnectionResetError):
             pass
         self.assertTrue(c.wait_closed(), 'first bytes %r must close the connection' % (data[:20],))
         return c.recv_available(0)
 
-    def test_garbage_first_bytes_closed(self):
+    def test_garbage_first_bytes_answered_101_and_closed(self):
+        # Neither HCP/1 nor HCP/2: the text protocol's, which answers anything before
+        # registration with ERROR 101 (seed 002; test_seed_conformance.py) and nothing else.
         for data in (b'\x09garbage', b'GET / HTTP/1.1\r\nHost: x\r\n\r\n', b'\xff' * 100, b'\x06hello', b'\x7f',
                      b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03'):    # a TLS ClientHello start
             with self.subTest(data=data[:12]):
-                self.assertEqual(self.assert_closed_after(data), b'', 'nothing is answered to garbage')
+                self.assertEqual(self.assert_closed_after(data), b'ERROR 101 No user registered\n\n')
         self.assert_still_serving()
 
     def test_unknown_hcp1_type_after_name_closes(self):

@@ -9,7 +9,7 @@ import unittest
 from harness import (E_INVALID_ROOM, E_NOT_IN_ROOM, E_ROOM_LIMIT, ERROR, KIND_ROOM, LEFT, MESSAGE, PONG, ROOM_JOINED, ROOM_LEFT,
                      SENT, ST_ONLINE, ST_REGISTERED, ChatTestCase, h2_join, h2_leave, h2_send)
 
-PW = 'pw-rooms'
+PW = 'pw-rooms-test'
 
 
 class Rooms(ChatTestCase):

@@ -8,7 +8,7 @@ from harness import (DELIVERED, JOINED, LEFT, MESSAGE, NOT_DELIVERED, SENT,
                      TORECV, TOSEND, USERS, ChatTestCase, Closed, text_error, text_forward,
                      text_register, text_registered, text_send, text_sent)
 
-PW = 'pw-text'
+PW = 'pw-text-test'
 
 
 class TextProtocol(ChatTestCase):

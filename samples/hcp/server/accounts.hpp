@@ -3,10 +3,13 @@
 // argon2id password hash in the store. Hashing and verifying run on a small
 // pool of their own, never on a network thread; every attempt is charged to
 // two rate limits (per name and address, per address), so guessing is slow
-// and nobody can lock an account's owner out.
+// and nobody can lock an account's owner out. A new account's name follows
+// the people rules (names.hpp) and must not look like another account's or
+// an online user's; its password is at least --min-password-length bytes.
 #pragma once
 
 #include "config.hpp"
+#include "names.hpp"
 #include "passwords.hpp"
 #include "presence.hpp"
 #include "store.hpp"
@@ -19,6 +22,7 @@
 #include <asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -42,7 +46,9 @@ class accounts {
         store_(store),
         online_(online),
         name_attempts_(config.attempts_per_name),
-        address_attempts_(config.attempts_per_address) {}
+        address_attempts_(config.attempts_per_address) {
+    store_.rekey_accounts(name_likeness);  // likeness keys of older databases (or of another Unicode version)
+  }
 
   accounts(const accounts&) = delete;
   accounts& operator=(const accounts&) = delete;
@@ -63,6 +69,16 @@ class accounts {
     return out;
   }
 
+  // The account that LOGIN `name` means: that exact account, or else the one
+  // whose name has the same key (`DAVE` signs in to `dave`); else `name`.
+  std::string account_name(std::string_view name) const {
+    {
+      std::lock_guard lock(mutex_);
+      if (names_.contains(name)) return std::string(name);
+    }
+    return online_.names().protected_name(name).value_or(std::string(name));
+  }
+
   // After the network threads stopped: waits for the hashing threads.
   void stop() { hashing_.reset(); }
 
@@ -70,7 +86,11 @@ class accounts {
   // account is made) and the session may take the name.
   asio::awaitable<std::optional<refusal>> sign_in(std::string address, std::string who, std::string name,
                                                   std::string password, bool create) {
-    if (password.empty() || password.size() > 1024) co_return refusal{hcp2::errc::invalid_password, {}};
+    // New passwords have the minimum length; stored ones (maybe from before it) are taken as they are.
+    const std::size_t shortest = create ? std::min(config_.min_password_length, max_password_length) : 1;
+    if (password.size() < shortest || password.size() > max_password_length)
+      co_return refusal{hcp2::errc::invalid_password,
+                        "password must be " + std::to_string(shortest) + " to " + std::to_string(max_password_length) + " bytes"};
     // Both limits are charged on every attempt. The name's bucket is per
     // address too, so that nobody can lock an account's owner out.
     const bool name_ok = name_attempts_.try_acquire(name + '\0' + address);
@@ -98,15 +118,25 @@ class accounts {
  private:
   asio::awaitable<std::optional<refusal>> create_account(std::string who, std::string name, std::string password) {
     auto& names = online_.names();
+    if (auto problem = name_problem(name)) co_return refusal{hcp2::errc::malformed_username, std::string(*problem)};
     if (auto ec = names.check(name)) co_return refusal{claim_error(ec), std::string(claim_reason(ec))};
     {
       // Protect the name while hashing, so that no guest takes it meanwhile.
       std::lock_guard lock(mutex_);
       if (names_.contains(name) || registering_.contains(name)) co_return refusal{hcp2::errc::name_registered, {}};
+      // An account with the same key, or one that looks like it (protected,
+      // so under this lock: another REGISTER of a look-alike sees this one).
+      if (auto other = names.protected_like(name)) {
+        if (names.is_protected(name)) co_return refusal{hcp2::errc::name_registered, {}};
+        co_return refusal{hcp2::errc::name_registered, "that name looks like the registered name " + *other};
+      }
       names.protect(name);
-      if (names.find(name)) {  // a guest has it (checked after protecting: none can take it now)
+      // An online user with this name or one like it (checked after
+      // protecting: none can take one now).
+      if (auto other = names.held_like(name)) {
         names.unprotect(name);
-        co_return refusal{hcp2::errc::name_taken, {}};
+        if (names.find(name)) co_return refusal{hcp2::errc::name_taken, {}};
+        co_return refusal{hcp2::errc::name_taken, "that name looks like " + *other + ", who is online"};
       }
       registering_.insert(name);
     }
@@ -114,7 +144,8 @@ class accounts {
                                                       asio::experimental::as_tuple(asio::use_awaitable));
     std::error_code ec;
     if (!hash_error)
-      std::tie(ec) = co_await store_.async_create_account(name, hash, asio::experimental::as_tuple(asio::use_awaitable));
+      std::tie(ec) = co_await store_.async_create_account(name, name_likeness(name), hash,
+                                                          asio::experimental::as_tuple(asio::use_awaitable));
     {
       std::lock_guard lock(mutex_);
       registering_.erase(name);

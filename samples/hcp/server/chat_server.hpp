@@ -120,9 +120,6 @@ class chat_server {
         co_await run_session(services_, socket, who, box, text_session(services_, pairing_, socket, who, box));
         break;
       }
-      default:
-        log_->warn("{}: unknown protocol (first byte 0x{:02x}), closing", who, std::to_integer<unsigned>(first));
-        break;
     }
     if (online_.names().size() == 0) log_->info("no user online now");
   }

@@ -16,6 +16,8 @@ namespace hcp {
 
 enum class auth_mode { off, optional, required };
 
+inline constexpr std::size_t max_password_length = 1024;  // bytes, for REGISTER and LOGIN
+
 struct server_config {
   std::uint32_t max_frame = hcp2::default_max_frame;  // HCP/2 length field; HCP/1 packet; text frame
   std::size_t outbox_bytes = 4 * 1024 * 1024;
@@ -28,6 +30,7 @@ struct server_config {
   auth_mode auth = auth_mode::optional;
   store_options store;                       // --db, --history, retention
   pwhash_cost pwhash = pwhash_cost::interactive;
+  std::size_t min_password_length = 8;  // bytes, for REGISTER (--min-password-length); at most max_password_length
   howdy::rate_limit attempts_per_name{5, std::chrono::seconds(12)};
   howdy::rate_limit attempts_per_address{20, std::chrono::seconds(3)};
   std::size_t max_pending_receipts = 4096;  // unconfirmed whispers tracked per recipient

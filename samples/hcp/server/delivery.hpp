@@ -82,9 +82,12 @@ class delivery {
   // A whisper. To an account it is stored first and reaches the recipient, if
   // online, once committed; so SENT (the sender's "stored") always precedes
   // DELIVERED. `on_stored` runs on `reply_ex`.
-  whisper_outcome whisper(const std::string& sender, std::string_view target, std::string_view text,
+  whisper_outcome whisper(const std::string& sender, std::string_view target_as_sent, std::string_view text,
                           std::weak_ptr<howdy::outbox> reply_to, wire reply_format, asio::any_io_executor reply_ex,
                           stored_handler on_stored) {
+    // Names are one by their key (names.hpp): a whisper to DAVE goes to dave, as dave.
+    const std::string target = online_.names().name_of(target_as_sent).value_or(
+        online_.names().protected_name(target_as_sent).value_or(std::string(target_as_sent)));
     whisper_outcome out;
     std::shared_ptr<peer> recipient;
     {

@@ -31,13 +31,16 @@ inline asio::awaitable<void> hcp1_session(services& sv, socket_type& socket, std
     const auto type = static_cast<hcp1::type>(f.bytes[0]);
 
     if (type == hcp1::type::proposal) {
-      const auto packet = hcp1::parse_name_packet(f.bytes);
+      // A name over 64 bytes (the original client sends it unpadded): its first 64 bytes are the field.
+      const bool overlong = hcp1::is_overlong_proposal(f.bytes);
+      const auto proposal = f.bytes.first(hcp1::name_packet_size);
+      const auto packet = hcp1::parse_name_packet(proposal);
       const auto field = packet->name;
-      sv.log.info("a username is received from {}: {}", who, field.name);
+      sv.log.info("a username is received from {}: {}{}", who, field.name, overlong ? "... (over 64 bytes)" : "");
       // A nak echoes the proposed field, as the original server does.
       auto nak = [&] {
         box->push(howdy::shared_buffer::make(hcp1::nak_size(), [&](std::span<std::byte> out) {
-          std::copy(f.bytes.begin(), f.bytes.end(), out.begin());
+          std::copy(proposal.begin(), proposal.end(), out.begin());
           out[0] = std::byte(hcp1::type::nak);
         }));
       };
@@ -47,8 +50,12 @@ inline asio::awaitable<void> hcp1_session(services& sv, socket_type& socket, std
         continue;
       }
       std::error_code claim_ec;
-      if (!field.valid) {
+      if (overlong || !field.valid) {
         claim_ec = howdy::error::name_invalid;
+      } else if (auto problem = name_problem(field.name)) {
+        sv.log.info("username rejected ({}): {}", *problem, field.name);
+        nak();
+        continue;
       } else if (sv.config.auth == auth_mode::required) {
         claim_ec = howdy::error::name_held;  // HCP/1 has no way to sign in
       } else {

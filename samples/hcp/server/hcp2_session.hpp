@@ -205,6 +205,10 @@ class hcp2_session {
     sv_.log.info("a username is received from {}: {}", who_, wanted);
     if (name_) return push(error_frame(hcp2::errc::already_named));
     if (sv_.config.auth == auth_mode::required) return refuse(hcp2::errc::auth_required, wanted);
+    if (auto problem = name_problem(wanted)) {
+      sv_.log.info("username rejected ({}): {}", *problem, wanted);
+      return refuse(hcp2::errc::malformed_username, wanted, *problem);
+    }
     if (auto ec = take_name(std::string(wanted), false)) {
       sv_.log.info("username rejected ({}): {}", ec.message(), wanted);
       return refuse(claim_error(ec), wanted, claim_reason(ec));
@@ -219,10 +223,13 @@ class hcp2_session {
   asio::awaitable<void> sign_in(std::string name, std::string password, bool create) {
     if (name_) co_return push(error_frame(hcp2::errc::already_named));
     if (sv_.config.auth == auth_mode::off) co_return refuse(hcp2::errc::auth_disabled, name);
+    if (!create) name = sv_.accounts.account_name(name);  // LOGIN DAVE: the account dave
     if (auto refused = co_await sv_.accounts.sign_in(address_, who_, name, std::move(password), create))
       co_return refuse(refused->code, name, refused->reason);
     if (auto ec = take_name(name, true)) {
       sv_.log.info("{}: cannot sign in as {}: {}", who_, name, ec.message());
+      // The account's own name is held: by its owner, on another connection.
+      if (ec == howdy::error::name_taken) co_return refuse(hcp2::errc::signed_in_elsewhere, name);
       co_return refuse(claim_error(ec), name, claim_reason(ec));
     }
     sv_.log.info("{} signed in", who_);

@@ -25,6 +25,7 @@
 #include "config.hpp"
 #include "frames.hpp"
 #include "lists.hpp"
+#include "names.hpp"
 #include "peer.hpp"
 #include "tick.hpp"
 
@@ -55,7 +56,7 @@ class presence {
  public:
   presence(const server_config& config, const std::vector<asio::any_io_executor>& executors)
       : config_(config),
-        names_(howdy::name_rules{}, {std::string(reserved_names[0]), std::string(reserved_names[1])}),
+        names_(people_name_rules(), {std::string(reserved_names[0]), std::string(reserved_names[1])}),
         batch_hub_(executors),
         legacy_hub_(executors),
         hcp1_hub_(executors),

@@ -90,6 +90,7 @@ class query {
   }
 
   std::int64_t integer(int col) const { return sqlite3_column_int64(s_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
   std::size_t bytes(int col) const { return static_cast<std::size_t>(sqlite3_column_bytes(s_, col)); }
   std::string text(int col) const {
     // column_blob works for text too and never converts; bytes() after it.

@@ -1,4 +1,5 @@
-// server/store.hpp (chat_store): what the chat server keeps across restarts: accounts (name + password hash),
+// server/store.hpp (chat_store): what the chat server keeps across restarts: accounts (name, password
+// hash, and the name's likeness key: names.hpp),
 // room memberships of accounts, history cursors, and stored messages
 // (whispers to accounts, room messages), with a bounded number per room and
 // per user.
@@ -28,6 +29,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <functional>
 #include <howdy/batch_worker.hpp>
 #include <map>
 #include <memory>
@@ -102,23 +104,24 @@ class chat_store {
   // std::system_error on a database error.
   std::vector<std::string> account_names();
 
+  // Stores `likeness(name)` as every account's likeness key where it differs
+  // (accounts made before keys were kept, or keys of an older Unicode).
+  void rekey_accounts(const std::function<std::string(std::string_view)>& likeness);
+
   // The greatest message id, history cursor or membership start ever stored:
   // ids continue above it after a restart. (Retention never deletes a room's
   // or user's newest message, so the greatest message id survives pruning.)
   std::uint64_t max_id();
 
   // Creates an account. void(std::error_code): hcp2::errc::name_registered if
-  // `name` has one already.
+  // `name` has one already, or (with a likeness key) an account has the same key.
   template <class Token>
   auto async_create_account(std::string name, std::string hash, Token&& token) {
-    return submit<>(
-        [this, name = std::move(name), hash = std::move(hash)] {
-          detail::query q(stmt_->insert_account);
-          q.bind_text(1, name).bind_text(2, hash).bind(3, detail::to_db(now_us())).step();
-          return std::tuple{sqlite3_changes(db_) == 0 ? make_error_code(hcp2::errc::name_registered)
-                                                      : std::error_code{}};
-        },
-        std::forward<Token>(token));
+    return create_account(std::move(name), std::nullopt, std::move(hash), std::forward<Token>(token));
+  }
+  template <class Token>
+  auto async_create_account(std::string name, std::string likeness, std::string hash, Token&& token) {
+    return create_account(std::move(name), std::move(likeness), std::move(hash), std::forward<Token>(token));
   }
 
   // void(std::error_code, std::string hash): hcp2::errc::unknown_account if none.
@@ -216,6 +219,20 @@ class chat_store {
   howdy::batch_worker& worker() { return *worker_; }
 
  private:
+  template <class Token>
+  auto create_account(std::string name, std::optional<std::string> likeness, std::string hash, Token&& token) {
+    return submit<>(
+        [this, name = std::move(name), likeness = std::move(likeness), hash = std::move(hash)] {
+          detail::query q(stmt_->insert_account);
+          q.bind_text(1, name).bind_text(2, hash).bind(3, detail::to_db(now_us()));
+          if (likeness) q.bind_text(4, *likeness);  // unbound: NULL, which equals no key
+          q.step();
+          return std::tuple{sqlite3_changes(db_) == 0 ? make_error_code(hcp2::errc::name_registered)
+                                                      : std::error_code{}};
+        },
+        std::forward<Token>(token));
+  }
+
   // Cached statements. Kinds are literals in the SQL; they must match the wire.
   static_assert(static_cast<int>(hcp2::target_kind::user) == 1 && static_cast<int>(hcp2::target_kind::room) == 2);
   struct statements {
@@ -223,11 +240,15 @@ class chat_store {
         : begin(db, "BEGIN IMMEDIATE"),
           commit(db, "COMMIT"),
           rollback(db, "ROLLBACK"),
+          // Not where another account has the same likeness key (a look-alike name).
           insert_account(db,
-                         "INSERT INTO accounts(name, hash, created_us) VALUES(?1, ?2, ?3) "
+                         "INSERT INTO accounts(name, hash, created_us, likeness) SELECT ?1, ?2, ?3, ?4 "
+                         "WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE likeness = ?4) "
                          "ON CONFLICT(name) DO NOTHING"),
           account_hash(db, "SELECT hash FROM accounts WHERE name = ?1"),
           account_names(db, "SELECT name FROM accounts ORDER BY name"),
+          account_keys(db, "SELECT name, likeness FROM accounts"),
+          set_account_key(db, "UPDATE accounts SET likeness = ?2 WHERE name = ?1"),
           insert_message(db, "INSERT INTO messages(id, ts, kind, sender, target, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
           count_target(db, "SELECT count(*) FROM messages WHERE kind = ?1 AND target = ?2"),
           prune_target(db,
@@ -261,7 +282,8 @@ class chat_store {
                  "SELECT max(coalesce((SELECT max(id) FROM messages), 0), "
                  "coalesce((SELECT max(last_id) FROM cursors), 0), coalesce((SELECT max(since_id) FROM members), 0))") {
     }
-    detail::statement begin, commit, rollback, insert_account, account_hash, account_names, insert_message,
+    detail::statement begin, commit, rollback, insert_account, account_hash, account_names, account_keys,
+        set_account_key, insert_message,
         count_target, prune_target, cursor, history, set_cursor, join, leave, rooms_of, room_members, max_id;
   };
 
@@ -289,16 +311,29 @@ class chat_store {
     exec("PRAGMA journal_size_limit = 67108864");  // the WAL file shrinks back to 64 MiB after checkpoints
     exec(
         "BEGIN;"
-        "CREATE TABLE IF NOT EXISTS accounts(name TEXT PRIMARY KEY, hash TEXT NOT NULL, created_us INTEGER);"
+        "CREATE TABLE IF NOT EXISTS accounts(name TEXT PRIMARY KEY, hash TEXT NOT NULL, created_us INTEGER,"
+        " likeness TEXT);"
         "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY, ts INTEGER, kind INTEGER, sender TEXT,"
         " target TEXT, body BLOB);"
         "CREATE INDEX IF NOT EXISTS messages_by_target ON messages(kind, target, id);"
         "CREATE TABLE IF NOT EXISTS members(room TEXT, user TEXT, since_id INTEGER, PRIMARY KEY(room, user));"
         "CREATE INDEX IF NOT EXISTS members_by_user ON members(user);"
         "CREATE TABLE IF NOT EXISTS cursors(user TEXT PRIMARY KEY, last_id INTEGER);"
-        "PRAGMA user_version = 1;"
         "COMMIT;");
+    // Version 2 added accounts.likeness (names.hpp): a version 1 database gets
+    // the column, NULL until rekey_accounts() fills it at startup.
+    if (!has_column("accounts", "likeness")) exec("ALTER TABLE accounts ADD COLUMN likeness TEXT");
+    exec(
+        "CREATE INDEX IF NOT EXISTS accounts_by_likeness ON accounts(likeness);"
+        "PRAGMA user_version = 2;");
     stmt_ = std::make_unique<statements>(db_);
+  }
+
+  bool has_column(const char* table, const char* column) {
+    detail::statement s(db_, "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2");
+    detail::query q(s);
+    q.bind_text(1, table).bind_text(2, column);
+    return q.step() && q.integer(0) > 0;
   }
 
   void close() noexcept {
@@ -486,6 +521,25 @@ inline std::vector<std::string> chat_store::account_names() {
                return std::tuple{std::error_code{}, std::move(names)};
              },
              asio::use_future)
+      .get();
+}
+
+inline void chat_store::rekey_accounts(const std::function<std::string(std::string_view)>& likeness) {
+  submit<>(
+      [this, &likeness] {
+        std::vector<std::pair<std::string, std::string>> changed;
+        {
+          detail::query q(stmt_->account_keys);
+          while (q.step()) {
+            std::string name = q.text(0), key = likeness(name);
+            if (q.is_null(1) || q.text(1) != key)
+              changed.emplace_back(std::move(name), std::move(key));
+          }
+        }
+        for (auto& [name, key] : changed) detail::query(stmt_->set_account_key).bind_text(1, name).bind_text(2, key).step();
+        return std::tuple{std::error_code{}};
+      },
+      asio::use_future)
       .get();
 }
 

@@ -55,24 +55,30 @@ inline asio::awaitable<void> text_session(services& sv, text_pairing& pairing, s
   const auto token = std::make_shared<const int>(0);  // TOSEND: who this connection is, for pairing
   std::shared_ptr<peer> self;
   howdy::broadcast_hub::subscription all;
-  auto deadline = session_deadline(sv, socket, who, nullptr);
   auto say = [&](std::string_view line) { box->push(text_frame(line)); };
+  // Seed 002: until this connection has registered, anything it sends is
+  // answered with ERROR 101, even bytes that never make a whole frame (cut by
+  // the peer's EOF or by the handshake timeout, malformed, or too large).
+  const auto registered = [&] { return name || !sender_name.empty(); };
+  auto deadline = session_deadline(sv, socket, who, nullptr);
 
   for (;;) {
     auto [ec, f] = co_await reader.next();
     if (ec) {
-      if (ec == howdy::error::malformed_frame || ec == howdy::error::frame_too_large) say(text::error(103));
+      const bool unframed = ec == howdy::error::malformed_frame || ec == howdy::error::frame_too_large;
+      if (!registered() && (unframed || ec == howdy::error::truncated_frame)) say(text::error(101));
+      else if (unframed) say(text::error(103));
       log_read_end(sv, name ? name.name() : who, ec);
       break;
     }
-    if (name || !sender_name.empty()) deadline.expires_after(sv.config.idle_timeout);
+    if (registered()) deadline.expires_after(sv.config.idle_timeout);
     const auto header_size = static_cast<std::size_t>(f.payload.data() - f.bytes.data()) - 2;  // before "\n\n"
     const std::string_view header(reinterpret_cast<const char*>(f.bytes.data()), header_size);
     const std::string_view body(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
     const auto cmd = text::parse_command(header);
 
     if (cmd.kind == text::command_kind::register_ && !name && sender_name.empty()) {
-      if (!text::is_valid_name(cmd.arg)) {
+      if (!text::is_valid_name(cmd.arg) || name_problem(cmd.arg)) {  // the people rules too (names.hpp)
         say(text::error(100));
         continue;
       }
@@ -97,7 +103,7 @@ inline asio::awaitable<void> text_session(services& sv, text_pairing& pairing, s
         say(text::registered(text::direction::torecv, who));
       } else {
         std::error_code check_ec = names.check(cmd.arg);
-        if (!check_ec && sv.online.is_account(cmd.arg)) check_ec = howdy::error::name_held;
+        if (!check_ec && names.protected_like(cmd.arg)) check_ec = howdy::error::name_held;  // an account's, or like one
         // Held already: only by this user's own TORECV, not yet paired with a sender.
         if (auto owner = names.find(cmd.arg); !check_ec && owner) {
           if ((*owner)->format != wire::text || !(*owner)->pair_sender(token))
@@ -111,9 +117,10 @@ inline asio::awaitable<void> text_session(services& sv, text_pairing& pairing, s
           say(text::error(static_cast<int>(claim_error(check_ec))));
           continue;
         }
-        sender_name = std::string(cmd.arg);
+        // As its TORECV claimed it, if that came first (BOB sends as bob: one name by its key).
+        sender_name = names.name_of(cmd.arg).value_or(std::string(cmd.arg));
         who = sender_name + " (sending)";
-        say(text::registered(text::direction::tosend, sender_name));
+        say(text::registered(text::direction::tosend, cmd.arg));
       }
       sv.log.info("{} registered a text-protocol connection", who);
       deadline.expires_after(sv.config.idle_timeout);
@@ -126,7 +133,10 @@ inline asio::awaitable<void> text_session(services& sv, text_pairing& pairing, s
       auto receiver = paired.lock();
       if (!receiver) {
         auto owner = names.find(sender_name);
-        if (owner && (*owner)->format == wire::text && (*owner)->pair_sender(token)) paired = receiver = *owner;
+        if (owner && (*owner)->format == wire::text && (*owner)->pair_sender(token)) {
+          paired = receiver = *owner;
+          sender_name = names.name_of(sender_name).value_or(sender_name);  // as its TORECV claimed it
+        }
       }
       if (!receiver || names.find(sender_name) != receiver) {
         say(text::error(101));
@@ -164,7 +174,7 @@ inline asio::awaitable<void> text_session(services& sv, text_pairing& pairing, s
       if (auto r = self->confirm_oldest()) sv.messages.report(*r, false);
       continue;
     }
-    if (!name && sender_name.empty()) {
+    if (!registered()) {
       say(text::error(101));
       continue;
     }

@@ -40,8 +40,9 @@ inline constexpr std::uint16_t default_port = 20002;
 inline constexpr std::size_t name_field_size = 64;
 
 // 'All' addresses everyone, 'Server' is the proposal destination in the
-// original client; neither may be taken by a user. Compared exactly, like the
-// original.
+// original client; neither may be taken by a user. is_reserved_name compares
+// exactly, like the original; the server refuses them in any case or width too
+// (its names are one per NFKC case folding: server/names.hpp).
 inline constexpr std::array<std::string_view, 2> reserved_names{"All", "Server"};
 
 constexpr bool is_reserved_name(std::string_view name) noexcept {

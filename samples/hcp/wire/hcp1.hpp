@@ -187,6 +187,13 @@ inline std::optional<message> parse_message(std::span<const std::byte> packet) n
                  strip_padding(s.substr(1 + name_field_size, name_field_size)), s.substr(message_header_size)};
 }
 
+// A proposal longer than 65 bytes: what the original client sends for a name
+// over 64 bytes (unpadded, 1 + its length; stream_codec keeps it whole). Its
+// answer is a nak echoing the first 64 bytes.
+inline bool is_overlong_proposal(std::span<const std::byte> packet) noexcept {
+  return packet.size() > name_packet_size && packet[0] == std::byte(type::proposal);
+}
+
 // ---- framing --------------------------------------------------------------
 
 // Where a packet ends in a byte stream, for howdy::framed_reader. HCP/1 has
@@ -196,13 +203,18 @@ inline std::optional<message> parse_message(std::span<const std::byte> packet) n
 // byte, which never occurs in names or chat text) or, when the bytes received
 // so far end inside it, where they end if nothing more is waiting to be read
 // (ends_if_idle). A text cut inside a UTF-8 sequence, or before its first
-// byte, waits for the rest.
+// byte, waits for the rest. A proposal whose 64-byte field has no padding
+// left may be the original client's unpadded name over 64 bytes: it runs,
+// like a text, to the next type byte or to the end of what arrived with it.
 struct stream_codec {
   howdy::decode_result decode(std::span<const std::byte> buffered, std::size_t max_frame) const noexcept {
     using howdy::decode_result;
     if (buffered.empty()) return decode_result::need_more();
     switch (static_cast<type>(buffered[0])) {
       case type::proposal:
+        if (name_packet_size > max_frame) return decode_result::too_large();
+        if (buffered.size() < name_packet_size) return decode_result::need_more();
+        return decode_proposal(buffered, max_frame);
       case type::ack:
       case type::nak:
         if (name_packet_size > max_frame) return decode_result::too_large();
@@ -217,6 +229,18 @@ struct stream_codec {
   }
 
  private:
+  static howdy::decode_result decode_proposal(std::span<const std::byte> b, std::size_t max_frame) noexcept {
+    using howdy::decode_result;
+    if (b[name_packet_size - 1] == std::byte{0}) return decode_result::complete(name_packet_size, 0, name_packet_size);
+    std::size_t end = name_packet_size;
+    while (end < b.size() && !is_type_byte(b[end])) {
+      if (end + 1 > max_frame) return decode_result::too_large();
+      ++end;
+    }
+    if (end < b.size()) return decode_result::complete(end, 0, end);
+    return decode_result::ends_if_idle(end, 0, end);
+  }
+
   static howdy::decode_result decode_update(std::span<const std::byte> b, std::size_t max_frame) noexcept {
     using howdy::decode_result;
     std::size_t end = 1;

@@ -114,6 +114,7 @@ enum class errc : std::uint16_t {
   storage_failed = 123,
   invalid_password = 124,
   room_limit = 125,
+  signed_in_elsewhere = 126,  // LOGIN while the account is signed in on another connection (was 104)
 };
 
 constexpr std::string_view describe(errc e) noexcept {
@@ -167,9 +168,11 @@ constexpr std::string_view describe(errc e) noexcept {
     case errc::storage_failed:
       return "could not store the message; not sent";
     case errc::invalid_password:
-      return "password must be 1 to 1024 bytes";
+      return "password too short or too long";
     case errc::room_limit:
       return "too many rooms";
+    case errc::signed_in_elsewhere:
+      return "that account is signed in elsewhere";
   }
   return "unknown error";
 }
