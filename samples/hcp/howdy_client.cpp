@@ -15,9 +15,8 @@
 // and the client never prints it. It is never taken from the command line
 // (other users can read a program's arguments).
 #include "cli.hpp"
+#include "client/app.hpp"
 #include "client/connection.hpp"
-#include "client/hcp1_session.hpp"
-#include "client/hcp2_session.hpp"
 #include "client/line_mode.hpp"
 #include "client/tui.hpp"
 #include "wire/common.hpp"
@@ -52,6 +51,9 @@ struct settings {
   std::optional<std::string> name;
   wire protocol = wire::hcp2;
   double connect_timeout_s = 10;
+  bool reconnect = true;
+  double reconnect_max_s = 30;
+  bool verbose = false;
 };
 
 settings parse_options(int argc, char** argv) {
@@ -67,6 +69,11 @@ settings parse_options(int argc, char** argv) {
     ("name", "the name to ask for (if absent, you are asked)", cxxopts::value<std::string>())
     ("protocol", "hcp2 or hcp1", cxxopts::value<std::string>()->default_value("hcp2"))
     ("connect-timeout", "seconds to keep trying to connect", cxxopts::value<std::string>()->default_value("10"))
+    ("no-reconnect", "terminal UI: exit when the connection is lost instead of reconnecting (line mode never "
+                     "reconnects)")
+    ("reconnect-max-delay", "longest wait in seconds between reconnect attempts (they back off from 0.5 s, with "
+                            "jitter)", cxxopts::value<std::string>()->default_value("30"))
+    ("v,verbose", "terminal UI: show the protocol's error codes next to the messages")
     ("h,help", "show this help");
 
   const auto args = command_line.parse(options, argc, argv);
@@ -93,13 +100,10 @@ settings parse_options(int argc, char** argv) {
   else if (protocol != "hcp2") fail("--protocol must be 'hcp2' or 'hcp1', not '" + protocol + "'");
 
   s.connect_timeout_s = command_line.number<double>(args, "connect-timeout", 0, 86400);
+  s.reconnect = !args.count("no-reconnect");
+  s.reconnect_max_s = command_line.number<double>(args, "reconnect-max-delay", 0.5, 86400);
+  s.verbose = args.count("verbose") > 0;
   return s;
-}
-
-std::string seconds_text(double s) {
-  std::ostringstream out;
-  out << s;
-  return out.str();
 }
 
 int run(const settings& s, bool terminal) {
@@ -111,10 +115,9 @@ int run(const settings& s, bool terminal) {
   std::optional<asio::signal_set> resizes;
   if (terminal) resizes.emplace(io, SIGWINCH);
 
-  tcp::socket socket(io);
   std::unique_ptr<view> out;
   curses_view* ui = nullptr;
-  std::unique_ptr<session> chat;
+  std::unique_ptr<app> client;
   std::shared_ptr<stdin_lines> input;
   int status = 1;
   bool finished = false;
@@ -122,7 +125,7 @@ int run(const settings& s, bool terminal) {
 
   std::exception_ptr failure;
 
-  // Every way into the session from outside its coroutines goes through here:
+  // Every way into the client from outside its coroutines goes through here:
   // an exception ends the session (its coroutines finish) and is rethrown
   // after io.run(), never from inside it with coroutines still suspended.
   auto guarded = [&](auto&& f) {
@@ -130,7 +133,7 @@ int run(const settings& s, bool terminal) {
       f();
     } catch (...) {
       if (!failure) failure = std::current_exception();
-      if (chat && !finished) chat->abort();
+      if (client && !finished) client->abort();
       else io.stop();
     }
   };
@@ -138,10 +141,9 @@ int run(const settings& s, bool terminal) {
   const std::string address = hcp::cli::host_port_text(s.host, s.port);
   auto interrupt = [&] {
     guarded([&] {
-      if (chat && !finished) {
-        chat->on_interrupt();
+      if (client && !finished) {
+        client->on_interrupt();
       } else {
-        if (!chat) farewell = "interrupted";
         io.stop();
       }
     });
@@ -163,53 +165,49 @@ int run(const settings& s, bool terminal) {
       }
     }, asio::detached);
 
-  auto client = [&]() -> asio::awaitable<int> {
-    const auto timeout = std::chrono::milliseconds(static_cast<long long>(std::llround(s.connect_timeout_s * 1000)));
-    const auto ec = co_await connect_with_retries(socket, s.host, s.port, timeout, [&](std::error_code first) {
-      std::cerr << "howdy-client: cannot reach " << address << ": " << first.message() << "; retrying for up to "
-                << seconds_text(s.connect_timeout_s) << " s\n";
-    });
-    if (ec) {
-      farewell = "cannot reach " + address + ": " + ec.message() + " (gave up after " +
-                 seconds_text(s.connect_timeout_s) + " s)";
-      co_return 1;
-    }
+  app_options options;
+  options.host = s.host;
+  options.port = s.port;
+  options.address = address;
+  options.protocol = s.protocol;
+  options.name = s.name;
+  options.connect_timeout = std::chrono::milliseconds(static_cast<long long>(std::llround(s.connect_timeout_s * 1000)));
+  options.terminal = terminal;
+  options.reconnect = s.reconnect;
+  options.reconnect_max = std::chrono::milliseconds(static_cast<long long>(std::llround(s.reconnect_max_s * 1000)));
+  options.verbose = s.verbose;
 
-    session_options options;
-    options.address = address;
-    options.name = s.name;
-    options.timestamps = terminal;
-    if (terminal) {
-      const std::string title = "howdy-client " + address + (s.protocol == wire::hcp1 ? " HCP/1" : " HCP/2");
-      auto view = std::make_unique<curses_view>(
-          io.get_executor(), title,
-          curses_view::callbacks{[&](std::string line) { guarded([&] { chat->on_line(std::move(line)); }); },
-                                 interrupt});
-      ui = view.get();
-      out = std::move(view);
-    } else {
-      out = std::make_unique<line_view>();
-    }
-    if (s.protocol == wire::hcp2)
-      chat = std::make_unique<hcp2_session>(std::move(socket), *out, std::move(options));
-    else
-      chat = std::make_unique<hcp1_session>(std::move(socket), *out, std::move(options));
-    if (!terminal) {
-      input = std::make_shared<stdin_lines>();
-      input->start(io.get_executor(), [&](std::string line) { guarded([&] { chat->on_line(std::move(line)); }); },
-                   [&] { guarded([&] { chat->on_end_of_input(); }); });
-    }
-    co_return co_await chat->run();
-  };
+  if (terminal) {
+    const std::string title = "howdy-client " + address + (s.protocol == wire::hcp1 ? " HCP/1" : " HCP/2");
+    auto view = std::make_unique<curses_view>(
+        io.get_executor(), title,
+        curses_view::callbacks{[&](std::string line) {
+                                 bool taken = true;
+                                 guarded([&] { taken = client->on_line(std::move(line)); });
+                                 return taken;
+                               },
+                               interrupt});
+    ui = view.get();
+    out = std::move(view);
+  } else {
+    out = std::make_unique<line_view>();
+  }
+  client = std::make_unique<app>(io.get_executor(), *out, std::move(options));
+  if (!terminal) {
+    input = std::make_shared<stdin_lines>();
+    input->start(io.get_executor(), [&](std::string line) { guarded([&] { client->on_line(std::move(line)); }); },
+                 [&] { guarded([&] { client->on_end_of_input(); }); });
+  }
 
-  asio::co_spawn(io, client(), [&](std::exception_ptr e, int result) {
+  asio::co_spawn(io, client->run(), [&](std::exception_ptr e, int result) {
     status = result;
     finished = true;
     if (e && !failure) failure = e;
-    if (!e && !ui && chat && !chat->lost() && !chat->named()) farewell = "no name was accepted";
-    if (!failure && ui && chat && chat->lost()) {
+    farewell = client->farewell();
+    if (!failure && ui && client->lost()) {
       // Leave the last messages readable until the user has seen them.
-      farewell = chat->last_line();
+      farewell = client->last_line();
+      ui->connection_status("disconnected");
       ui->show("Press any key to exit.");
       ui->wait_for_any_key([&] { io.stop(); });
       return;
@@ -228,7 +226,7 @@ int run(const settings& s, bool terminal) {
     std::_Exit(1);
   }
   if (input) input->close();
-  chat.reset();
+  client.reset();
   out.reset();  // ends curses: the terminal is back to normal before anything else is printed
   if (failure) std::rethrow_exception(failure);
   if (!farewell.empty()) std::cerr << "howdy-client: " << farewell << "\n";

@@ -32,13 +32,14 @@ inline constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::us
 
 // Connects to host:port, trying again every `retry_every` until `timeout` has
 // passed. Every attempt is bounded by the deadline; the first one gets at
-// least a second, so a zero timeout still means one real try. `on_retry` is
+// least `first_try` (a second), so a zero timeout still means one real try. `on_retry` is
 // called once, with the first failure, when a retry follows. Returns the last
 // attempt's error, or nothing on success.
 inline asio::awaitable<std::error_code> connect_with_retries(
     tcp::socket& socket, std::string host, std::uint16_t port, std::chrono::milliseconds timeout,
     std::function<void(std::error_code)> on_retry,
-    std::chrono::milliseconds retry_every = std::chrono::milliseconds(200)) {
+    std::chrono::milliseconds retry_every = std::chrono::milliseconds(200),
+    std::chrono::milliseconds first_try = std::chrono::seconds(1)) {
   using namespace asio::experimental::awaitable_operators;
   using clock = std::chrono::steady_clock;
   auto ex = co_await asio::this_coro::executor;
@@ -53,7 +54,7 @@ inline asio::awaitable<std::error_code> connect_with_retries(
     if (resolve_ec) {
       ec = resolve_ec;
     } else {
-      timer.expires_at(retried ? deadline : std::max(deadline, start + std::chrono::seconds(1)));
+      timer.expires_at(retried ? deadline : std::max(deadline, start + first_try));
       auto result =
           co_await (asio::async_connect(socket, endpoints, as_tuple_awaitable) || timer.async_wait(as_tuple_awaitable));
       if (result.index() == 0) {

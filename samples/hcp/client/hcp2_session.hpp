@@ -21,6 +21,13 @@ class hcp2_session final : public session {
   hcp2_session(tcp::socket socket, view& out, session_options options)
       : session(std::move(socket), out, std::move(options), wire::hcp2, {}), history_wait_(conn_.get_executor()) {}
 
+  // Why `password` cannot be sent (empty if it can; the server judges the rest).
+  static std::string password_problem(std::string_view password) {
+    if (!hcp2::is_valid_password(password))
+      return "a password is 1 to " + std::to_string(hcp2::max_password_size) + " bytes";
+    return {};
+  }
+
  private:
   enum class account_action { none, login, register_ };
 
@@ -89,16 +96,17 @@ class hcp2_session final : public session {
   }
 
   // "/login NAME PASSWORD" or "/register NAME PASSWORD", typed while a name is
-  // asked for. The password is never shown or kept beyond the frame.
+  // asked for. The password is never shown; it is kept (in memory only) when
+  // keep_password asks for it, to sign in again after a lost connection.
   void sign_in(std::string_view word, std::string_view args) override {
     const auto action = word == "/login" ? account_action::login : account_action::register_;
     const auto [name, password] = split_name_password(args);
     if (name.empty() || password.empty()) return say("Usage: " + std::string(word) + " NAME PASSWORD");
     if (auto problem = name_problem(name); !problem.empty()) return say("Cannot sign in: " + problem);
-    if (!hcp2::is_valid_password(password))
-      return say("Cannot sign in: a password is 1 to " + std::to_string(hcp2::max_password_size) + " bytes");
+    if (auto problem = password_problem(password); !problem.empty()) return say("Cannot sign in: " + problem);
     state_ = state::name_pending;
     signing_in_ = action;
+    if (options_.keep_password) password_ = std::string(password);
     view_.input_mode("");
     if (action == account_action::login) {
       send_frame(hcp2::login_size(name, password), [&](auto out) { hcp2::write_login(out, name, password); });
@@ -118,10 +126,20 @@ class hcp2_session final : public session {
       say("Signed in as " + my_name_);
       // The server follows with the online list, the history, then HISTORY_END.
       begin_history(action == account_action::login);
+    } else {
+      password_.reset();
     }
+    for (const auto& room : std::exchange(options_.rejoin_rooms, {}))
+      if (room.size() <= name_field_size && is_valid_name(room))
+        send_frame(hcp2::join_size(room), [&](auto out) { hcp2::write_join(out, room); });
   }
 
-  void refused(std::string_view reason) {
+  identity who_i_am() const override { return {my_name_, password_}; }
+  std::vector<std::string> rooms() const override { return {my_rooms_.begin(), my_rooms_.end()}; }
+
+  void refused(std::uint16_t code, std::string_view reason) {
+    last_error_ = code;
+    password_.reset();
     const auto action = std::exchange(signing_in_, account_action::none);
     name_refused(std::string(action == account_action::login       ? "Sign-in refused: "
                              : action == account_action::register_ ? "Registration refused: "
@@ -203,11 +221,17 @@ class hcp2_session final : public session {
               return quit(1);
             }
             max_frame_ = v.max_frame;
+            if (options_.name && options_.password) {
+              // An account, typed before connecting or kept to sign in again.
+              const auto name = *std::exchange(options_.name, std::nullopt);
+              const auto password = *std::exchange(options_.password, std::nullopt);
+              return sign_in(options_.create ? "/register" : "/login", name + " " + password);
+            }
             start_naming();
           } else if constexpr (std::is_same_v<T, hcp2::name_ok>) {
             name_accepted(v.value);
           } else if constexpr (std::is_same_v<T, hcp2::name_refused>) {
-            refused(code_text(v.code, v.reason));
+            refused(v.code, code_text(v.code, v.reason));
           } else if constexpr (std::is_same_v<T, hcp2::users>) {
             replace_users(users_pages_.complete<hcp2::users_part>(v.names, [](auto& p) { return p.names; }));
           } else if constexpr (std::is_same_v<T, hcp2::users_part> || std::is_same_v<T, hcp2::roster_part> ||
@@ -423,21 +447,26 @@ class hcp2_session final : public session {
     say("Not delivered to " + std::string(v.recipient) + ": " + why);
   }
 
+  // Line mode shows "error N: text" as it always did (scripts read the
+  // codes); the UI a sentence, with the code only with --verbose.
   void on_error(const hcp2::error& v) {
-    const auto why = code_text(v.code, v.text);
+    last_error_ = v.code;
+    const bool line_mode = !options_.terminal;
+    const auto why = line_mode ? code_text(v.code, v.text) : human_error(v.code, v.text, options_.verbose);
     if (v.client_ref != 0)
       if (auto it = unsent_.find(v.client_ref); it != unsent_.end()) {
-        mark(it->second, "NOT SENT: " + why + " (error " + std::to_string(v.code) + ")", true);
+        mark(it->second, "NOT SENT: " + why + (line_mode ? " (error " + std::to_string(v.code) + ")" : ""), true);
         unsent_.erase(it);
         if (unsent_.empty()) settle_early_receipts();
         return;
       }
-    say("error " + std::to_string(v.code) + ": " + why);
+    say(line_mode ? "error " + std::to_string(v.code) + ": " + why : why);
   }
 
   std::uint32_t max_frame_ = hcp2::default_max_frame;  // the server's, from WELCOME
   account_action signing_in_ = account_action::none;   // a LOGIN or REGISTER is out
   bool sign_in_hint_shown_ = false;
+  std::optional<std::string> password_;  // the account's, with keep_password, to sign in again
   std::uint32_t next_ref_ = 0;
   std::map<std::uint32_t, outgoing> unsent_;              // by client_ref, until SENT or ERROR
   std::map<std::uint64_t, outgoing> undelivered_;         // whispers by id, until DELIVERED or NOT_DELIVERED

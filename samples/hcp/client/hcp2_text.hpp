@@ -5,6 +5,7 @@
 
 #include "../wire/hcp2.hpp"
 
+#include <cctype>
 #include <cstdint>
 #include <ctime>
 #include <string>
@@ -36,6 +37,29 @@ inline std::string code_text(std::uint16_t code, std::string_view text) {
   if (!text.empty()) return std::string(text);
   if (code >= 100 && code <= 125) return std::string(hcp2::describe(static_cast<hcp2::errc>(code)));
   return "error " + std::to_string(code);
+}
+
+// What an error means to a person, for the terminal UI: a sentence of our
+// own for the codes a user meets (the server's text for the rest), with the
+// code after it only when `verbose` ("... (error 111)"). Line mode keeps
+// "error N: text" (see on_error): scripts read the codes.
+inline std::string human_error(std::uint16_t code, std::string_view text, bool verbose) {
+  std::string out;
+  switch (static_cast<hcp2::errc>(code)) {
+    case hcp2::errc::unknown_recipient: out = "there is nobody of that name online"; break;
+    case hcp2::errc::slow_consumer: out = "the server closed the connection: this client was reading too slowly"; break;
+    case hcp2::errc::shutting_down: out = "the server is shutting down"; break;
+    case hcp2::errc::handshake_timeout: out = "the server closed the connection: no name was chosen in time"; break;
+    case hcp2::errc::idle_timeout: out = "the server closed the connection after a long silence"; break;
+    case hcp2::errc::not_in_room: out = "you are not in that room (/join it first)"; break;
+    case hcp2::errc::invalid_room: out = "that is not a valid room name"; break;
+    case hcp2::errc::storage_failed: out = "the server could not store the message; it was not sent"; break;
+    case hcp2::errc::room_limit: out = "you are in too many rooms (/leave one first)"; break;
+    default: out = code_text(code, text); break;
+  }
+  if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+  if (verbose) out += " (error " + std::to_string(code) + ")";
+  return out;
 }
 
 // "Amy says: hi", "Amy whispers to you: hi", "[#room] Amy: hi".

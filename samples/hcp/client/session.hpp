@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace hcp::client {
 
@@ -38,6 +39,20 @@ enum class audience { all, user, room };
 struct session_options {
   std::string address;              // "host:port", for "Connected to ..."
   std::optional<std::string> name;  // proposed first; otherwise the first input line is
+  // With `name`: sign in to that account instead of proposing a guest name
+  // (HCP/2; `create`: REGISTER rather than LOGIN).
+  std::optional<std::string> password;
+  bool create = false;
+  // A refused name or sign-in ends the session (refused() is true) instead of
+  // asking for another name over this connection: the terminal UI asks while
+  // not connected, so the server's handshake deadline never runs while a
+  // person types (issue 14).
+  bool hang_up_on_refusal = false;
+  bool reconnected = false;                // "Reconnected to ..." rather than "Connected to ..."
+  bool keep_password = false;              // identity() keeps an account's password, to sign in again
+  std::vector<std::string> rejoin_rooms;   // joined again once signed in (HCP/2)
+  bool verbose = false;                    // error codes next to the messages
+  bool terminal = false;                   // for the terminal UI (else line mode, whose lines stay as they were)
   // Live messages start with their server time ("HH:MM:SS "). History always
   // does; line mode leaves live lines as they were, which scripts rely on.
   bool timestamps = false;
@@ -56,7 +71,7 @@ class session {
   // a quit asked for by the user (/quit, end of input, Ctrl-C) with a name,
   // 1 when the server ended the session or no name was ever accepted.
   asio::awaitable<int> run() {
-    say("Connected to " + options_.address);
+    say((options_.reconnected ? "Reconnected to " : "Connected to ") + options_.address);
     greet();
     co_await exchange();
     cancel_timers();
@@ -99,7 +114,32 @@ class session {
   // True when the server ended the session (not the user).
   bool lost() const noexcept { return lost_; }
   bool named() const noexcept { return !my_name_.empty(); }
+  // True when the session ended because a name or sign-in was refused (with hang_up_on_refusal).
+  bool refused() const noexcept { return refused_; }
+  // True once the session is leaving or gone: typed lines are not taken any more.
+  bool closing() const noexcept { return closing_; }
   const std::string& last_line() const noexcept { return last_line_; }
+  // The last error code the server sent (0: none), e.g. why it closed the connection.
+  std::uint16_t last_error() const noexcept { return last_error_; }
+
+  // How to sign in again after a lost connection: the accepted name, and for
+  // an account its password (kept in memory only with keep_password).
+  struct identity {
+    std::string name;
+    std::optional<std::string> password;
+  };
+  virtual identity who_i_am() const { return {my_name_, std::nullopt}; }
+  // The rooms this session is in (HCP/2), to join them again after a reconnect.
+  virtual std::vector<std::string> rooms() const { return {}; }
+
+  // "Name refused: ..." for a name that cannot go on the wire; empty if it can.
+  static std::string name_problem(std::string_view name) {
+    if (name.size() > name_field_size)
+      return "names are at most " + std::to_string(name_field_size) + " bytes (this one has " +
+             std::to_string(name.size()) + ")";
+    if (!is_valid_name(name)) return "a name must be valid UTF-8 without control characters";
+    return {};
+  }
 
  protected:
   enum class state {
@@ -229,15 +269,6 @@ class session {
     take_input();
   }
 
-  // "Name refused: ..." for a name that cannot go on the wire; empty if it can.
-  static std::string name_problem(std::string_view name) {
-    if (name.size() > name_field_size)
-      return "names are at most " + std::to_string(name_field_size) + " bytes (this one has " +
-             std::to_string(name.size()) + ")";
-    if (!is_valid_name(name)) return "a name must be valid UTF-8 without control characters";
-    return {};
-  }
-
   void propose(const std::string& name) {
     if (auto problem = name_problem(name); !problem.empty()) {
       say("Name refused: " + problem);
@@ -267,9 +298,14 @@ class session {
     });
   }
 
-  // `why` is the whole line ("Name refused: taken"); another name is asked for.
+  // `why` is the whole line ("Name refused: taken"); another name is asked
+  // for, here or (hang_up_on_refusal) by whoever runs the session.
   void name_refused(std::string why) {
     say(std::move(why));
+    if (options_.hang_up_on_refusal) {
+      refused_ = true;
+      return quit(1);
+    }
     ask_for_name();
   }
 
@@ -351,6 +387,7 @@ class session {
     post_text(to, text, kind, echo);
   }
 
+  std::uint16_t last_error_ = 0;
   connection conn_;
   view& view_;
   session_options options_;
@@ -404,6 +441,7 @@ class session {
   std::deque<std::string> pending_;
   bool input_ended_ = false;
   bool lost_ = false;
+  bool refused_ = false;
   int exit_status_ = 0;
   std::exception_ptr failure_;
   std::string last_line_;

@@ -22,6 +22,7 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/post.hpp>
 
 #include <algorithm>
 #include <deque>
@@ -41,7 +42,8 @@ namespace hcp::client {
 class curses_view final : public view {
  public:
   struct callbacks {
-    std::function<void(std::string)> line;  // Enter on a non-empty line
+    // Enter on a non-empty line; false keeps the line in the input (not connected).
+    std::function<bool(std::string)> line;
     std::function<void()> quit;             // Ctrl-C arriving as a key
   };
 
@@ -119,8 +121,14 @@ class curses_view final : public view {
     finish_drawing();
   }
 
+  void connection_status(std::string_view text) override {
+    conn_status_ = widen(text);
+    draw_status();
+    finish_drawing();
+  }
+
   void input_mode(std::string_view mode) override {
-    prompt_ = mode == "name" ? L"Your name: " : mode == "chat" ? L"> " : L"";
+    prompt_ = mode == "name" ? L"Your name: " : mode == "chat" ? L"> " : mode == "offline" ? L"(offline) > " : L"";
     if (mode == "name") show("Choose a name and press Enter:");
     finish_drawing();
   }
@@ -129,11 +137,19 @@ class curses_view final : public view {
 
   // After a terminal resize (SIGWINCH, which the caller catches so that keys
   // need not be polled): takes the new size and lays the windows out again.
+  //
+  // resizeterm() always queues a KEY_RESIZE (ncurses 6.4 does so even when the
+  // size did not change), so it is called here only, never for a KEY_RESIZE
+  // read as a key: doing that queued the next KEY_RESIZE, and read_keys()
+  // span for ever (issue 14: a frozen, blank UI at 100 % CPU). The key queued
+  // here is read (and found to change nothing) at once.
   void resized() {
     struct winsize ws {};
-    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0 &&
+        (ws.ws_row != LINES || ws.ws_col != COLS))
       resizeterm(ws.ws_row, ws.ws_col);
-    layout();
+    size_changed();
+    read_keys();
   }
 
   // The session is over: the next key (any) calls `done`.
@@ -147,6 +163,7 @@ class curses_view final : public view {
   static constexpr std::size_t max_history = 5000;     // lines kept for scrollback
   static constexpr std::size_t max_input = 16 * 1024;  // characters in the input line
   static constexpr std::size_t max_recall = 100;       // lines kept for Up/Down
+  static constexpr std::size_t max_keys_per_turn = 512;  // keys handled before the network gets a turn
 
   static std::wstring widen(std::string_view utf8) {
     std::wstring w;
@@ -175,11 +192,22 @@ class curses_view final : public view {
 
   // (Re)creates the windows for the current terminal size. Tiny terminals
   // get fewer windows rather than broken ones.
+  // Lays the windows out again if the terminal's size is not the one they
+  // were made for (nothing to do for a KEY_RESIZE that resized() caused).
+  void size_changed() {
+    int rows = 0;
+    int cols = 0;
+    getmaxyx(stdscr, rows, cols);
+    if (rows != laid_out_rows_ || cols != laid_out_cols_) layout();
+  }
+
   void layout() {
     destroy_windows();
     int rows = 0;
     int cols = 0;
     getmaxyx(stdscr, rows, cols);
+    laid_out_rows_ = rows;
+    laid_out_cols_ = cols;
     rows = std::max(rows, 1);
     cols = std::max(cols, 1);
     const int side_w = cols >= 50 ? std::clamp(cols / 4, 14, 28) : 0;  // users pane, with its border column
@@ -276,7 +304,16 @@ class curses_view final : public view {
     werase(status_);
     std::wstring left = L" " + title_;
     if (!me_.empty()) left += L"  as " + widen(me_);
-    const std::wstring right = scroll_ > 0 ? L"scrolled back: PgDn for newer " : L"PgUp/PgDn scroll  /help  /quit ";
+    const std::wstring right = !conn_status_.empty() ? conn_status_ + L" "
+                               : scroll_ > 0         ? L"scrolled back: PgDn for newer "
+                                                     : L"PgUp/PgDn scroll  /help  /quit ";
+    if (!conn_status_.empty()) {
+      // Not connected: said first, where it cannot be cut off.
+      left = L" " + conn_status_;
+      put(status_, 0, 0, left, w);
+      wnoutrefresh(status_);
+      return;
+    }
     put(status_, 0, 0, left, w);
     const int right_w = cell_width(right);
     if (cell_width(left) + 2 + right_w <= w) put(status_, 0, w - right_w, right, right_w);
@@ -315,11 +352,29 @@ class curses_view final : public view {
     });
   }
 
+  // Handles the keys buffered now, at most max_keys_per_turn of them: a long
+  // paste (or a key source that never runs dry) cannot keep the io_context
+  // from the network; the rest is read in a later turn.
   void read_keys() {
-    for (;;) {
+    for (std::size_t n = 0;; ++n) {
+      if (n == max_keys_per_turn) {
+        finish_drawing();
+        if (!read_again_) {
+          read_again_ = true;
+          asio::post(tty_.get_executor(), [this] {
+            read_again_ = false;
+            if (screen_) read_keys();
+          });
+        }
+        return;
+      }
       wint_t ch = 0;
       const int kind = wget_wch(input_ ? input_ : stdscr, &ch);
       if (kind == ERR) break;  // nothing more buffered
+      if (kind == KEY_CODE_YES && ch == KEY_RESIZE) {  // not a key a person pressed
+        size_changed();
+        continue;
+      }
       if (any_key_) {
         auto done = std::move(any_key_);
         any_key_ = nullptr;
@@ -346,7 +401,6 @@ class curses_view final : public view {
       case KEY_DOWN: return recall(+1);
       case KEY_PPAGE: return scroll_by(+page());
       case KEY_NPAGE: return scroll_by(-page());
-      case KEY_RESIZE: return resized();
       default: return;
     }
   }
@@ -368,6 +422,7 @@ class curses_view final : public view {
 
   void submit() {
     if (input_line_.empty()) return;
+    if (cb_.line && !cb_.line(encode_utf8(input_line_))) return;  // kept: not connected
     // Up/Down bring a sign-in line back without its password.
     std::wstring remembered = input_line_;
     if (const auto hide = password_start(std::wstring_view(remembered)); hide != std::wstring_view::npos)
@@ -375,13 +430,11 @@ class curses_view final : public view {
     if (recall_.empty() || recall_.back() != remembered) recall_.push_back(std::move(remembered));
     if (recall_.size() > max_recall) recall_.pop_front();
     recall_at_ = recall_.size();
-    auto line = encode_utf8(input_line_);
     input_line_.clear();
     cursor_ = first_shown_ = 0;
     scroll_ = 0;  // sending jumps back to the newest messages
     draw_messages();
     draw_status();
-    if (cb_.line) cb_.line(std::move(line));
   }
 
   void erase_before_cursor() {
@@ -426,12 +479,16 @@ class curses_view final : public view {
   std::vector<std::string> users_;
   std::string me_;
   std::wstring prompt_;
+  std::wstring conn_status_;  // empty while connected
   std::wstring input_line_;
   std::size_t cursor_ = 0;       // in characters
   std::size_t first_shown_ = 0;  // first character of the input line on screen
   std::deque<std::wstring> recall_;
   std::size_t recall_at_ = 0;
   std::function<void()> any_key_;
+  int laid_out_rows_ = -1;  // the size the windows were made for
+  int laid_out_cols_ = -1;
+  bool read_again_ = false;  // a read_keys() is posted
 };
 
 }  // namespace hcp::client

@@ -24,8 +24,12 @@ class view {
   virtual void update(std::uint64_t number, std::string_view line, bool notify) = 0;
   // The online list changed; `me` is empty until a name is accepted.
   virtual void users_changed(const std::set<std::string>& /*users*/, std::string_view /*me*/) {}
-  // What typed lines are for now: "name" (a name proposal), "chat", or "" (nothing is asked).
+  // What typed lines are for now: "name" (a name proposal), "chat", "offline"
+  // (kept until reconnected), or "" (nothing is asked).
   virtual void input_mode(std::string_view /*mode*/) {}
+  // Whether we are connected: empty when we are, else what is going on
+  // ("disconnected: reconnecting in 4 s"), for a status line.
+  virtual void connection_status(std::string_view /*text*/) {}
 };
 
 }  // namespace hcp::client
