@@ -2,7 +2,7 @@
 # 1000 msg/s into 100, alternating howdy-t1 and redis; prints p99 and server CPU per delivery
 B=${BUILD:-build}  # a release build directory
 for rep in 1 2 3 4; do
-  $B/samples/hcp/howdy-server --port 0 --threads 1 --quiet --max-connections 20000 > srv-l.out 2>&1 &
+  $B/samples/hcp/howdy-server --port 0 --threads 1 --quiet --max-connections 20000 --message-rate 0 --max-connections-per-address 0 > srv-l.out 2>&1 &
   SP=$!
   for i in $(seq 50); do grep -q "listening on" srv-l.out && break; sleep 0.1; done
   PORT=$(grep -o 'listening on [0-9.]*:[0-9]*' srv-l.out | sed 's/.*://')

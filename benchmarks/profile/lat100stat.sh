@@ -2,7 +2,7 @@
 B=${BUILD:-build}  # a release build directory
 EV='syscalls:sys_enter_sendmsg,syscalls:sys_enter_write,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_recvfrom,syscalls:sys_enter_read,task-clock,context-switches,cpu-migrations'
 for rep in 1 2; do
-  $B/samples/hcp/howdy-server --port 0 --threads 1 --quiet --max-connections 20000 > srv-l.out 2>&1 &
+  $B/samples/hcp/howdy-server --port 0 --threads 1 --quiet --max-connections 20000 --message-rate 0 --max-connections-per-address 0 > srv-l.out 2>&1 &
   SP=$!
   for i in $(seq 50); do grep -q "listening on" srv-l.out && break; sleep 0.1; done
   PORT=$(grep -o 'listening on [0-9.]*:[0-9]*' srv-l.out | sed 's/.*://')

@@ -1,7 +1,7 @@
 #!/bin/bash
 # latency point: 100 msg/s into 1000, 10 s; server: perf record 4 s then perf stat 3 s; generator: perf stat
 B=${BUILD:-build}  # a release build directory
-$B/samples/hcp/howdy-server --port 0 --threads 1 --quiet --max-connections 20000 > srv-lat.out 2>&1 &
+$B/samples/hcp/howdy-server --port 0 --threads 1 --quiet --max-connections 20000 --message-rate 0 --max-connections-per-address 0 > srv-lat.out 2>&1 &
 SP=$!
 for i in $(seq 50); do grep -q "listening on" srv-lat.out && break; sleep 0.1; done
 PORT=$(grep -o 'listening on [0-9.]*:[0-9]*' srv-lat.out | sed 's/.*://')

@@ -2,7 +2,7 @@
 # max-rate profile at N=1000: perf record during publish, then a second run for the sendmsg count
 B=${BUILD:-build}  # a release build directory
 run() { # $1 = tag, $2 = perf command prefix (after sleep)
-  $B/samples/hcp/howdy-server --port 0 --threads 1 --quiet --max-connections 20000 > srv-$1.out 2>&1 &
+  $B/samples/hcp/howdy-server --port 0 --threads 1 --quiet --max-connections 20000 --message-rate 0 --max-connections-per-address 0 > srv-$1.out 2>&1 &
   SP=$!
   for i in $(seq 50); do grep -q "listening on" srv-$1.out && break; sleep 0.1; done
   PORT=$(grep -o 'listening on [0-9.]*:[0-9]*' srv-$1.out | sed 's/.*://')

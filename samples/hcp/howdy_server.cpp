@@ -49,6 +49,10 @@ int main(int argc, char** argv) {
     ("threads", "network threads", cxxopts::value<std::string>()->default_value(std::to_string(std::max(1u, std::thread::hardware_concurrency()))))
     ("max-frame", "largest HCP/2 frame length / HCP/1 packet, bytes", cxxopts::value<std::string>()->default_value("65536"))
     ("max-connections", "connections beyond this are closed at once", cxxopts::value<std::string>()->default_value("10000"))
+    ("max-connections-per-address", "connections from one client address (loopback too) beyond this are closed at once; 0 = no limit", cxxopts::value<std::string>()->default_value("256"))
+    ("message-rate", "chat messages a connection may send per second, on average; more get an error; 0 = no limit", cxxopts::value<std::string>()->default_value("1000"))
+    ("message-burst", "chat messages a connection may send at once, above --message-rate", cxxopts::value<std::string>()->default_value("5000"))
+    ("flood-disconnect-after", "seconds a sender may stay over --message-rate (refused with no 1 s pause) before it is disconnected; 0 = never", cxxopts::value<std::string>()->default_value("10"))
     ("outbox-bytes", "bytes queued for one client before it counts as too slow", cxxopts::value<std::string>()->default_value("4194304"))
     ("slow-consumer", "what to do with a client that falls behind: disconnect or drop (oldest messages)", cxxopts::value<std::string>()->default_value("disconnect"))
     ("handshake-timeout", "seconds from connect to an accepted name", cxxopts::value<std::string>()->default_value("10"))
@@ -107,6 +111,10 @@ int main(int argc, char** argv) {
   config.hcp1_list_rate = command_line.number<std::size_t>(args, "hcp1-list-rate", 0, 1'000'000) << 20;
   config.presence_tick_per_client =
       std::chrono::microseconds(command_line.number<unsigned>(args, "presence-tick-per-client-us", 0, 10'000));
+  config.max_connections_per_address = command_line.number<std::size_t>(args, "max-connections-per-address", 0, 10'000'000);
+  config.message_rate = command_line.number<unsigned>(args, "message-rate", 0, 10'000'000);
+  config.message_burst = command_line.number<unsigned>(args, "message-burst", 1, 10'000'000);
+  config.flood_disconnect_after = std::chrono::seconds(command_line.number<unsigned>(args, "flood-disconnect-after", 0, 86400));
   howdy::server_options server_options;
   server_options.max_connections = command_line.number<std::size_t>(args, "max-connections", 1, 10'000'000);
 

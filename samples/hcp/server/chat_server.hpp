@@ -17,6 +17,7 @@
 #include "accounts.hpp"
 #include "config.hpp"
 #include "delivery.hpp"
+#include "flood.hpp"
 #include "hcp1_session.hpp"
 #include "hcp2_session.hpp"
 #include "history.hpp"
@@ -52,6 +53,7 @@ class chat_server {
         messages_(config_, *log_, *store_, online_, ids_, pool.executors()),
         rooms_(config_, *log_, *store_, online_, ids_, pool.executors()),
         accounts_(config_, *log_, *store_, online_),
+        per_address_(config_.max_connections_per_address),
         services_{config_, *log_, *store_, online_, ids_, messages_, rooms_, accounts_, stopping_} {
     // What survives a restart: accounts (their names stay protected) and the
     // rooms their owners are members of; ids continue above every stored one.
@@ -76,7 +78,13 @@ class chat_server {
     rooms_.silence();
     accounts_.stop();
     store_.reset();
+    log_->info("limits: {} message(s) refused over the rate, {} sender(s) disconnected for flooding, "
+               "{} connection(s) refused (per address), {} read pause(s) for the store",
+               counters_.rate_limited.load(), counters_.flood_disconnects.load(), counters_.address_refusals.load(),
+               counters_.read_pauses.load());
   }
+
+  const limit_counters& counters() const { return counters_; }
 
   // The session handler for howdy::tcp_server: tells the protocol by the first
   // byte and runs its session.
@@ -86,6 +94,19 @@ class chat_server {
     // The peer's address until it has a name, then its name: what the log calls it.
     std::string who = ec ? std::string("?") : cli::endpoint_text(remote);
     const std::string address = ec ? std::string("?") : remote.address().to_string();
+    // Too many from this address: closed before it is read (loopback counts too).
+    std::optional<address_counts::slot> slot;
+    if (config_.max_connections_per_address > 0) {
+      if (!per_address_.try_add(address)) {
+        ++counters_.address_refusals;
+        log_->warn("{}: connection refused: {} connections from {} already (--max-connections-per-address)", who,
+                   config_.max_connections_per_address, address);
+        std::error_code ignored;
+        socket.close(ignored);
+        co_return;
+      }
+      slot.emplace(&per_address_, address);
+    }
     log_->info("new client connected: {}", who);
 
     std::byte first{};
@@ -106,21 +127,22 @@ class chat_server {
     switch (detect_protocol(first)) {
       case protocol::hcp2: {
         auto box = make_outbox(services_, socket, wire::hcp2);
-        hcp2_session s(services_, socket, who, address, box);
+        hcp2_session s(services_, counters_, socket, who, address, box);
         co_await run_session(services_, socket, who, box, s.run());
         break;
       }
       case protocol::hcp1: {
         auto box = make_outbox(services_, socket, wire::hcp1);
-        co_await run_session(services_, socket, who, box, hcp1_session(services_, socket, who, box));
+        co_await run_session(services_, socket, who, box, hcp1_session(services_, counters_, socket, who, box));
         break;
       }
       case protocol::text: {
         auto box = make_outbox(services_, socket, wire::text);
-        co_await run_session(services_, socket, who, box, text_session(services_, pairing_, socket, who, box));
+        co_await run_session(services_, socket, who, box, text_session(services_, counters_, pairing_, socket, who, box));
         break;
       }
     }
+    slot.reset();  // before the last line: a client that saw it may connect again
     if (online_.names().size() == 0) log_->info("no user online now");
   }
 
@@ -137,6 +159,8 @@ class chat_server {
   // After presence: its hashing jobs, abandoned at destruction, hold session
   // frames, whose leases need the registry.
   accounts accounts_;
+  limit_counters counters_;
+  address_counts per_address_;
   std::atomic<bool> stopping_{false};
   services services_;
 };

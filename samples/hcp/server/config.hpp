@@ -47,6 +47,17 @@ struct server_config {
   // 0: every tick.
   std::size_t hcp1_list_rate = std::size_t(128) << 20;
   std::chrono::milliseconds hcp1_list_quiet{1000};
+
+  // Flood control (flood.hpp), on every protocol. A connection's chat
+  // messages (HCP/2 SEND, HCP/1 type 5, text SEND) pass a token bucket of
+  // message_burst refilled at message_rate a second (0: no limit); the excess
+  // is refused (HCP/2 ERROR 127, text ERROR 127, HCP/1 a notice from
+  // "Server"), and a sender refused without a 1 s pause for
+  // flood_disconnect_after (0: never) is disconnected.
+  double message_rate = 1000;
+  double message_burst = 5000;
+  std::chrono::milliseconds flood_disconnect_after{10'000};
+  std::size_t max_connections_per_address = 256;  // more from one address are closed at accept (0: no limit)
 };
 
 }  // namespace hcp

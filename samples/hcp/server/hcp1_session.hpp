@@ -4,9 +4,13 @@
 // user list when it changes, at most once per presence tick (presence.hpp).
 #pragma once
 
+#include "flood.hpp"
 #include "session.hpp"
 
 #include <howdy.hpp>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -14,14 +18,29 @@
 
 namespace hcp {
 
-inline asio::awaitable<void> hcp1_session(services& sv, socket_type& socket, std::string& who,
-                                          std::shared_ptr<howdy::outbox> box) {
+inline asio::awaitable<void> hcp1_session(services& sv, limit_counters& counters, socket_type& socket,
+                                          std::string& who, std::shared_ptr<howdy::outbox> box) {
   howdy::framed_reader reader(socket, hcp1::stream_codec{}, {.max_frame_size = sv.config.max_frame});
   registry::lease name;
   howdy::broadcast_hub::subscription subscription;
   auto deadline = session_deadline(sv, socket, who, nullptr);  // HCP/1 has no way to say why
+  message_bucket bucket(sv.config);
+  const auto storing = std::make_shared<store_budget>(box->get_executor());
+  // What the server says to this user: a message from "Server" (HCP/1 has no error packet).
+  auto notice = [&](std::string_view text) {
+    box->push(frame(hcp1::message_size(text),
+                    [&](auto out) { hcp1::write_message(out, reserved_names[1], name.name(), text); }));
+  };
 
   for (;;) {
+    if (storing->full()) {  // backpressure: its whispers wait for the store, TCP holds the rest
+      ++counters.read_pauses;
+      sv.log.debug("{}: not read while {} message(s) wait for the store", who, storing->pending);
+      while (storing->full()) {
+        storing->wake.expires_at(asio::steady_timer::time_point::max());
+        co_await storing->wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      }
+    }
     auto [ec, f] = co_await reader.next();
     if (ec) {
       log_read_end(sv, name ? name.name() : who, ec);
@@ -89,13 +108,30 @@ inline asio::awaitable<void> hcp1_session(services& sv, socket_type& socket, std
                     m ? m->sender : std::string_view{});
         continue;
       }
+      if (const auto verdict = bucket.take(); verdict == message_bucket::verdict::refuse) {
+        ++counters.rate_limited;
+        if (bucket.first_of_flood()) {
+          sv.log.warn("{}: over the message rate ({}/s, bursts of {}): messages refused", who, sv.config.message_rate,
+                      sv.config.message_burst);
+          notice("rate limited: you send too many messages; they are not delivered. Slow down.");
+        }
+        continue;
+      } else if (verdict == message_bucket::verdict::disconnect) {
+        ++counters.flood_disconnects;
+        sv.log.warn("{}: disconnected: flooding (over the message rate for {} ms)", who,
+                    sv.config.flood_disconnect_after.count());
+        notice("disconnected: flooding (too many messages for too long)");
+        break;
+      }
       if (m->receiver == reserved_names[0]) {
         sv.messages.to_all(name.name(), box.get(), m->text);
-      } else if (!sv.messages
-                      .whisper(name.name(), m->receiver, m->text, {}, wire::hcp1, box->get_executor(),
-                               [](std::error_code, std::uint64_t, bool) {})
-                      .known) {
+      } else if (const auto out = sv.messages.whisper(name.name(), m->receiver, m->text, {}, wire::hcp1,
+                                                      box->get_executor(),
+                                                      [storing](std::error_code, std::uint64_t, bool) { storing->done(); });
+                 !out.known) {
         sv.log.info("{}: invalid receiver name '{}': not delivered", who, m->receiver);
+      } else if (out.stored) {
+        ++storing->pending;
       }
       continue;
     }

@@ -4,6 +4,7 @@
 // (receipts and the history cursor), rooms, lists, PING and BYE.
 #pragma once
 
+#include "flood.hpp"
 #include "session.hpp"
 
 #include <howdy.hpp>
@@ -22,9 +23,10 @@ namespace hcp {
 
 class hcp2_session {
  public:
-  hcp2_session(services& sv, socket_type& socket, std::string& who, std::string address,
+  hcp2_session(services& sv, limit_counters& counters, socket_type& socket, std::string& who, std::string address,
                std::shared_ptr<howdy::outbox> box)
       : sv_(sv),
+        counters_(counters),
         socket_(socket),
         who_(who),
         address_(std::move(address)),
@@ -41,9 +43,13 @@ class hcp2_session {
     });
 
     for (;;) {
-      while (storing_->full()) {  // backpressure: TCP holds the rest
-        storing_->wake.expires_at(asio::steady_timer::time_point::max());
-        co_await storing_->wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      if (storing_->full()) {  // backpressure: TCP holds the rest
+        ++counters_.read_pauses;
+        sv_.log.debug("{}: not read while {} message(s) wait for the store", who_, storing_->pending);
+        while (storing_->full()) {
+          storing_->wake.expires_at(asio::steady_timer::time_point::max());
+          co_await storing_->wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        }
       }
       auto [ec, f] = co_await reader.next();
       if (ec) {
@@ -268,7 +274,7 @@ class hcp2_session {
       for (auto& f : first) push(std::move(f));
   }
 
-  // Returns false when the frame is malformed and the connection must close.
+  // Returns false when the frame is malformed, or the sender floods, and the connection must close.
   bool send(const hcp2::send& v) {
     const auto ref = v.client_ref;
     auto malformed = [&](std::string_view why) {
@@ -281,6 +287,19 @@ class hcp2_session {
     if (v.text.empty() || !howdy::is_valid_utf8(v.text)) return malformed("text must be non-empty UTF-8");
     if (!name_) return push(error_frame(hcp2::errc::not_registered, ref)), true;
     const std::string& me = name_.name();
+    if (const auto verdict = bucket_.take(); verdict == message_bucket::verdict::refuse) {
+      ++counters_.rate_limited;
+      if (bucket_.first_of_flood())
+        sv_.log.warn("{}: over the message rate ({}/s, bursts of {}): messages refused", who_, sv_.config.message_rate,
+                     sv_.config.message_burst);
+      return push(error_frame(hcp2::errc::rate_limited, ref)), true;
+    } else if (verdict == message_bucket::verdict::disconnect) {
+      ++counters_.flood_disconnects;
+      sv_.log.warn("{}: disconnected: flooding (over the message rate for {} ms)", who_,
+                   sv_.config.flood_disconnect_after.count());
+      push(error_frame(hcp2::errc::rate_limited, ref, "too many messages for too long: disconnected for flooding"));
+      return false;
+    }
 
     if (v.kind == hcp2::target_kind::all) {
       push(sent_frame(ref, sv_.messages.to_all(me, box_.get(), v.text)));
@@ -323,6 +342,8 @@ class hcp2_session {
   }
 
   services& sv_;
+  limit_counters& counters_;
+  message_bucket bucket_{sv_.config};
   socket_type& socket_;
   std::string& who_;  // what the log calls this connection
   const std::string address_;

@@ -5,10 +5,14 @@
 // that comes after it.
 #pragma once
 
+#include "flood.hpp"
 #include "session.hpp"
 
 #include <howdy.hpp>
 #include <howdy/utf8.hpp>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include <map>
 #include <memory>
@@ -44,8 +48,8 @@ class text_pairing {
   std::map<std::string, std::weak_ptr<const void>, std::less<>> waiting_;
 };
 
-inline asio::awaitable<void> text_session(services& sv, text_pairing& pairing, socket_type& socket, std::string& who,
-                                          std::shared_ptr<howdy::outbox> box) {
+inline asio::awaitable<void> text_session(services& sv, limit_counters& counters, text_pairing& pairing,
+                                          socket_type& socket, std::string& who, std::shared_ptr<howdy::outbox> box) {
   howdy::framed_reader reader(socket, howdy::codec::header_body("\n\n", "Content-length"),
                               {.max_frame_size = sv.config.max_frame});
   auto& names = sv.online.names();
@@ -61,8 +65,18 @@ inline asio::awaitable<void> text_session(services& sv, text_pairing& pairing, s
   // the peer's EOF or by the handshake timeout, malformed, or too large).
   const auto registered = [&] { return name || !sender_name.empty(); };
   auto deadline = session_deadline(sv, socket, who, nullptr);
+  message_bucket bucket(sv.config);
+  const auto storing = std::make_shared<store_budget>(box->get_executor());
 
   for (;;) {
+    if (storing->full()) {  // backpressure: its whispers wait for the store, TCP holds the rest
+      ++counters.read_pauses;
+      sv.log.debug("{}: not read while {} message(s) wait for the store", who, storing->pending);
+      while (storing->full()) {
+        storing->wake.expires_at(asio::steady_timer::time_point::max());
+        co_await storing->wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      }
+    }
     auto [ec, f] = co_await reader.next();
     if (ec) {
       const bool unframed = ec == howdy::error::malformed_frame || ec == howdy::error::frame_too_large;
@@ -146,6 +160,20 @@ inline asio::awaitable<void> text_session(services& sv, text_pairing& pairing, s
         say(text::error(103));
         break;
       }
+      if (const auto verdict = bucket.take(); verdict == message_bucket::verdict::refuse) {
+        ++counters.rate_limited;
+        if (bucket.first_of_flood())
+          sv.log.warn("{}: over the message rate ({}/s, bursts of {}): messages refused", who,
+                      sv.config.message_rate, sv.config.message_burst);
+        say(text::error(hcp2::errc::rate_limited));
+        continue;
+      } else if (verdict == message_bucket::verdict::disconnect) {
+        ++counters.flood_disconnects;
+        sv.log.warn("{}: disconnected: flooding (over the message rate for {} ms)", who,
+                    sv.config.flood_disconnect_after.count());
+        say(text::error(hcp2::errc::rate_limited, "Rate limited: disconnected for flooding"));
+        break;
+      }
       if (body.empty() || !howdy::is_valid_utf8(body)) {
         say(text::error(102));
         continue;
@@ -157,12 +185,14 @@ inline asio::awaitable<void> text_session(services& sv, text_pairing& pairing, s
       }
       const std::string target(cmd.arg);
       auto out = sv.messages.whisper(sender_name, target, body, box, wire::text, box->get_executor(),
-                                     [box, target](std::error_code ec, std::uint64_t, bool awaits_receipt) {
+                                     [box, target, storing](std::error_code ec, std::uint64_t, bool awaits_receipt) {
+                                       storing->done();
                                        if (ec) box->push(text_frame(text::error(102)));
                                        else if (!awaits_receipt) box->push(text_frame(text::sent(target)));
                                      });
       if (!out.known) say(text::error(102));
-      else if (!out.stored && !out.awaits_receipt) say(text::sent(target));
+      else if (out.stored) ++storing->pending;
+      else if (!out.awaits_receipt) say(text::sent(target));
       continue;
     }
 

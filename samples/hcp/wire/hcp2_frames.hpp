@@ -115,6 +115,7 @@ enum class errc : std::uint16_t {
   invalid_password = 124,
   room_limit = 125,
   signed_in_elsewhere = 126,  // LOGIN while the account is signed in on another connection (was 104)
+  rate_limited = 127,         // over the message rate: not sent (flooding on and on: then disconnected)
 };
 
 constexpr std::string_view describe(errc e) noexcept {
@@ -173,6 +174,8 @@ constexpr std::string_view describe(errc e) noexcept {
       return "too many rooms";
     case errc::signed_in_elsewhere:
       return "that account is signed in elsewhere";
+    case errc::rate_limited:
+      return "too many messages: not sent; slow down";
   }
   return "unknown error";
 }

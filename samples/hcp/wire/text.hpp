@@ -72,6 +72,8 @@ constexpr std::string_view phrase(hcp2::errc code) noexcept {
       return "Username registered";
     case hcp2::errc::auth_required:
       return "Account required";
+    case hcp2::errc::rate_limited:
+      return "Rate limited";
     default:
       return hcp2::describe(code);
   }
