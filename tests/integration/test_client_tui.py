@@ -135,10 +135,10 @@ class TuiReconnect(TuiCase):
         self.assertTrue(rows[-1].endswith('half typed'), rows[-1])
         # Enter while disconnected keeps the line, and says why.
         t.keys('Enter')
-        t.wait_text(r'^Not connected: the line stays in the input')
+        t.wait_text(r'^' + TIME + r'Not connected: the line stays in the input')
         self.assertTrue(t.input_row().endswith('half typed'), t.input_row())
         self.server = ServerProcess(args=self.server_args, port=self.port).start()
-        t.wait_text(r'^Reconnected to ', timeout=40)
+        t.wait_text(r'^' + TIME + r'Reconnected to ', timeout=40)
         t.wait_screen(lambda r: r[-1] == '> half typed', what='the typed line kept after reconnecting')
         rows = t.rows()
         self.assertTrue(any('You say: before the restart' in r for r in rows), 'scrollback lost:\n' +
@@ -176,6 +176,12 @@ class TuiReconnect(TuiCase):
         bob.join_ok('den')
         bob.say_room('back in the den', 'den')
         t.wait_text(r'\[#den\] bob: back in the den')
+        # #den is the current room again: plain text goes there.
+        t.wait_screen(lambda r: self.status_row(r) is not None and '[#den]' in self.status_row(r),
+                      what='#den current again')
+        t.enter('plain text after the reconnect')
+        m = bob.expect(MESSAGE, lambda f: f.text == 'plain text after the reconnect')
+        self.assertEqual((m.kind, m.target), (2, 'den'))
         self.assertNotIn('pw-for-alice', t.screen())
 
     def test_no_reconnect_option_exits_as_before(self):
@@ -213,10 +219,269 @@ class TuiNameBeforeConnecting(TuiCase):
         t = self.tui()
         t.wait_text(r'^Your name:')
         t.enter('taken')
-        t.wait_text(r'^Name refused: ')
+        t.wait_text(r'^' + TIME + r'Name refused: ')
         t.wait_text(r'not connected: choose a name')
         time.sleep(1.5)  # past the deadline: nothing may time out now
         t.enter('free')
         t.wait_text(r'Your name is free')
         self.assertNotIn('in time', t.screen())
         self.assertNotIn('error 1', t.screen())
+
+
+@requires_client
+@requires_tmux
+class TuiMessages(TuiCase):
+    """Item 5 (the client's side) and the receipts of item 6: sentences, not protocol codes
+    (the codes with --verbose); a failed send shown once; "signed in elsewhere" said as
+    such; a [sent] that will not become [delivered] says why."""
+
+    def test_failed_send_is_shown_once_as_a_sentence(self):
+        t = self.tui('--name', 'viewer')
+        t.wait_line(r'Your name is viewer')
+        t.enter('/msg den hello')
+        t.wait_line(r'\[#den\] You: hello \[NOT SENT: You are not in that room')
+        lines = t.lines()
+        self.assertEqual(sum('You: hello' in r for r in lines), 1, 'shown more than once:\n' + '\n'.join(lines))
+        self.assertIsNone(re.search(r'error \d', t.screen()), t.screen())
+        # --verbose: the code comes after the sentence.
+        v = self.tui('--name', 'verbose', '--verbose')
+        v.wait_line(r'Your name is verbose')
+        v.enter('/msg den hello')
+        v.wait_line(r'NOT SENT: You are not in that room .*\(error 120\)')
+
+    def test_signed_in_elsewhere_is_not_taken(self):
+        owner = self.h2()
+        owner.create_account('alice', 'pw-for-alice-123')
+        t = self.tui()
+        t.wait_text(r'^Your name:')
+        t.enter('/login alice pw-for-alice-123')
+        t.wait_line(r'Sign-in refused: that account is signed in elsewhere')
+        self.assertNotIn('taken', t.screen())
+        self.assertIsNone(re.search(r'error \d', t.screen()), t.screen())
+        t.wait_text(r'not connected: choose a name')  # asked again, offline
+
+    def test_receipts_say_why_none_will_come(self):
+        bob = self.h2('bob')
+        old = self.h1('oldie')
+        away = self.h2()
+        away.create_account('carl', 'pw-for-carl-123')
+        away.close()
+        t = self.tui('--name', 'viewer')
+        t.wait_line(r'Online: .*viewer')
+        t.wait_screen(lambda r: not any(x.endswith('\u2502 carl') for x in r), what='carl offline')
+        # An HCP/2 recipient that confirms: [delivered], no explanation.
+        t.enter('@bob are you there')
+        m = bob.expect(MESSAGE, lambda f: f.text == 'are you there')
+        bob.received(m.id)
+        t.wait_line(r'You whisper to bob: are you there \[delivered\]$')
+        # An HCP/1 recipient never confirms: said after a few seconds.
+        t.enter('@oldie hello old friend')
+        t.wait_line(r'You whisper to oldie: hello old friend \[sent')
+        t.wait_line(r'hello old friend \[sent — no receipt after 3 s; HCP/1 clients never send one\]', timeout=10)
+        self.assertTrue(any(x.endswith('are you there [delivered]') for x in t.lines()), t.lines())
+        # An account offline: stored for its next sign-in.
+        t.enter('@carl see you later')
+        t.wait_line(r'You whisper to carl: see you later \[sent — carl is offline: delivered when they sign in\]')
+        # A room: no receipts at all.
+        t.enter('/join den')
+        t.wait_line(r'You joined #den')
+        t.enter('hi room')
+        t.wait_line(r'\[#den\] You: hi room \[sent — rooms have no receipts\]')
+
+
+@requires_client
+@requires_tmux
+class TuiTimes(TuiCase):
+    """Item 6: a time on every line (our own, joins and leaves too), and the date on
+    history from another day."""
+
+    def test_every_line_has_a_time(self):
+        t = self.tui('--name', 'viewer', cols=140)
+        t.wait_line(r'Your name is viewer')
+        bob = self.h2('bob')
+        t.wait_line(r'bob joined')
+        bob.say_ok('hello viewer')
+        t.wait_line(r'bob says: hello viewer')
+        bob.close()
+        t.wait_line(r'bob left')
+        t.enter('my own line')
+        t.wait_line(r'You say: my own line')
+        t.enter('/who')
+        t.wait_line(r'Online: viewer$')
+        lines = t.lines()
+        for what in ('Connected to', 'Your name is viewer', 'bob joined', 'bob says: hello viewer', 'bob left',
+                     'You say: my own line', 'Online: viewer'):
+            line = next((x for x in lines if what in x), None)
+            self.assertIsNotNone(line, what)
+            self.assertRegex(line, r'^\d\d:\d\d:\d\d ' + re.escape(what), 'no time on %r' % line)
+        # Every line, not just those: the message pane has no line without one.
+        self.assertTrue(all(re.match(r'^\d\d:\d\d:\d\d ', x) for x in lines), '\n'.join(lines))
+
+    def test_history_from_another_day_has_its_date(self):
+        import os
+        import sqlite3
+        import shutil
+        import tempfile
+        db_dir = tempfile.mkdtemp(prefix='howdy-tui-db-')
+        self.addCleanup(lambda: shutil.rmtree(db_dir, ignore_errors=True))
+        db = os.path.join(db_dir, 'chat.db')
+        self.server.stop()
+        self.server = ServerProcess(args=('--db', db)).start()
+        self.port = self.server.port
+        owner = self.h2()
+        owner.create_account('alice', 'pw-for-alice-123')
+        owner.close()
+        bob = self.h2('bob')
+        # Stored for alice while she is away: one to be made three days old, one of today.
+        bob.say_ok('from three days ago', to='alice')
+        bob.say_ok('from today', to='alice')
+        bob.close()
+        self.server.stop()
+        with sqlite3.connect(db) as c:
+            c.execute("UPDATE messages SET ts = ts - ? WHERE body = CAST('from three days ago' AS BLOB)"
+                      " OR body = 'from three days ago'", (3 * 86400 * 1000000,))
+            old_ts = c.execute("SELECT ts FROM messages WHERE sender = 'bob' ORDER BY id LIMIT 1").fetchone()[0]
+        self.server = ServerProcess(args=('--db', db), port=self.port).start()
+        t = self.tui(cols=140)
+        t.wait_text(r'^Your name:')
+        t.enter('/login alice pw-for-alice-123')
+        t.wait_line(r'bob whispers to you: from today')
+        day = time.strftime('%Y-%m-%d', time.localtime(old_ts / 1e6))
+        self.assertNotEqual(day, time.strftime('%Y-%m-%d'))
+        t.wait_line(r'^' + day + r' \d\d:\d\d:\d\d bob whispers to you: from three days ago$')
+        t.wait_line(r'^\d\d:\d\d:\d\d bob whispers to you: from today$')
+
+
+@requires_client
+@requires_tmux
+class TuiRooms(TuiCase):
+    """Item 6: a current room. /join ROOM makes it current (plain text goes there), the
+    status bar shows it and the other rooms with their unread counts, /switch and Alt-digit
+    change it, /join alone or /part go back to everyone."""
+
+    def status(self, t, pattern, what):
+        rx = re.compile(pattern)
+        return t.wait_screen(lambda r: self.status_row(r) is not None and rx.search(self.status_row(r)),
+                             what='status bar matching %r (%s)' % (pattern, what))
+
+    def test_current_room_unread_counts_and_switching(self):
+        bob = self.h2('bob')
+        bob.join_ok('den')
+        bob.join_ok('lobby')
+        t = self.tui('--name', 'viewer', cols=140)
+        t.wait_line(r'Your name is viewer')
+        t.enter('/join den')
+        self.status(t, r'as viewer  \[#den\] everyone', 'in #den')
+        t.wait_screen(lambda r: r[-1] == '#den>', what='the #den prompt')
+        t.enter('hello den')
+        m = bob.expect(MESSAGE, lambda f: f.text == 'hello den')
+        self.assertEqual((m.kind, m.target), (2, 'den'))
+        t.wait_line(r'\[#den\] You: hello den')
+        t.enter('/join #lobby')
+        self.status(t, r'\[#lobby\] #den everyone', 'in #lobby')
+        # Messages in a room that is not current count as unread.
+        bob.say_room_ok('one', 'den')
+        bob.say_room_ok('two', 'den')
+        t.wait_line(r'\[#den\] bob: two')
+        self.status(t, r'\[#lobby\] #den\(2\) everyone', 'two unread in #den')
+        t.enter('/switch den')
+        self.status(t, r'\[#den\] #lobby everyone(  |$)', 'back in #den, nothing unread')
+        # /join alone: back to everyone; plain text goes to everyone.
+        t.enter('/join')
+        self.status(t, r'\[everyone\] #den #lobby(  |$)', 'talking to everyone')
+        t.wait_screen(lambda r: r[-1] == '>', what='the plain prompt')
+        t.enter('to all of you')
+        m = bob.expect(MESSAGE, lambda f: f.text == 'to all of you')
+        self.assertEqual(m.kind, 0)
+        # Alt-3: the second room in the bar (Alt-1 is everyone).
+        t.keys('M-3')
+        self.status(t, r'\[#lobby\] #den everyone(  |$)', 'Alt-3 to #lobby')
+        t.keys('M-1')
+        self.status(t, r'\[everyone\] #den #lobby(  |$)', 'Alt-1 to everyone')
+        t.keys('M-2')
+        self.status(t, r'\[#den\] #lobby everyone(  |$)', 'Alt-2 to #den')
+        # /part leaves the current room and goes back to everyone.
+        t.enter('/part')
+        t.wait_line(r'You left #den')
+        self.status(t, r'\[everyone\] #lobby(  |$)', 'left #den')
+        t.enter('/help')
+        t.wait_line(r'/switch ROOM')
+
+
+@requires_client
+@requires_tmux
+class TuiEditing(TuiCase):
+    """Item 6: Tab completion of names, commands and rooms; Ctrl-W, Ctrl-U; End back to the
+    newest messages after PgUp; /me."""
+
+    def test_tab_completes_names_commands_and_rooms(self):
+        bob = self.h2('bobby')
+        bob.join_ok('kitchen')
+        t = self.tui('--name', 'viewer', cols=140)
+        t.wait_line(r'Online: bobby, viewer')
+        # A command at the start of the line.
+        t.type('/jo')
+        t.keys('Tab')
+        t.wait_screen(lambda r: r[-1] == '> /join', what='/join completed')
+        t.type('kitchen')
+        t.keys('Enter')
+        t.wait_line(r'You joined #kitchen')
+        t.keys('M-1')  # back to everyone, for the plain prompt below
+        t.wait_screen(lambda r: r[-1] == '>', what='the plain prompt')
+        # A name after '@' (the '@' kept); Tab again on one candidate keeps it.
+        t.type('@bo')
+        t.keys('Tab')
+        t.wait_screen(lambda r: r[-1] == '> @bobby', what='@bobby completed')
+        t.type('psst')
+        t.keys('Enter')
+        bob.expect(MESSAGE, lambda f: f.text == 'psst' and f.kind == 1)
+        # A room after '#', and as the first word after /switch.
+        t.type('/msg #kit')
+        t.keys('Tab')
+        t.wait_screen(lambda r: r[-1] == '> /msg #kitchen', what='#kitchen completed')
+        t.keys('C-u')
+        t.wait_screen(lambda r: r[-1] == '>', what='Ctrl-U cleared the line')
+        t.type('/switch k')
+        t.keys('Tab')
+        t.wait_screen(lambda r: r[-1] == '> /switch kitchen', what='kitchen completed')
+        t.keys('C-u')
+        # A name anywhere else; several candidates: Tab cycles through them.
+        self.h2('bobcat')
+        t.wait_line(r'bobcat joined')
+        t.type('hi bo')
+        t.keys('Tab')
+        t.wait_screen(lambda r: r[-1] == '> hi bobby', what='first candidate')
+        t.keys('Tab')
+        t.wait_screen(lambda r: r[-1] == '> hi bobcat', what='second candidate')
+        t.keys('Tab')
+        t.wait_screen(lambda r: r[-1] == '> hi bobby', what='back to the first')
+
+    def test_ctrl_w_end_to_live_and_me(self):
+        bob = self.h2('bob')
+        t = self.tui('--name', 'viewer', cols=100, rows=12)
+        t.wait_line(r'Online: bob, viewer')
+        # Ctrl-W deletes the word before the cursor (and the spaces after it).
+        t.type('one two three  ')
+        t.keys('C-w')
+        t.wait_screen(lambda r: r[-1] == '> one two', what='Ctrl-W deleted "three  "')
+        t.keys('C-w')
+        t.wait_screen(lambda r: r[-1] == '> one', what='Ctrl-W deleted "two "')
+        t.keys('C-u')
+        # Enough lines to scroll; PgUp shows older ones, End comes back to the newest.
+        for i in range(30):
+            bob.say('line %d' % i)
+        bob.say_ok('the newest line')
+        t.wait_line(r'bob says: the newest line')
+        t.keys('PPage')
+        t.wait_screen(lambda r: 'scrolled back' in self.status_row(r) and
+                      not any('the newest line' in x for x in r), what='scrolled back')
+        t.keys('End')
+        t.wait_screen(lambda r: any('the newest line' in x for x in r) and 'scrolled back' not in self.status_row(r),
+                      what='back to the newest after End')
+        # /me: sent as "/me ..." (what other clients show as it is), shown as an action.
+        t.enter('/me waves')
+        m = bob.expect(MESSAGE, lambda f: f.text == '/me waves')
+        self.assertEqual(m.kind, 0)
+        t.wait_line(r'^\d\d:\d\d:\d\d \* viewer waves$')
+        bob.say_ok('/me waves back')
+        t.wait_line(r'^\d\d:\d\d:\d\d \* bob waves back$')

@@ -116,6 +116,37 @@ class TuiClient:
         self.wait_screen(pred, timeout, 'row matching %r' % pattern)
         return found[0]
 
+    STAMP = re.compile(r'^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d ')
+
+    def lines(self):
+        """The message pane's lines as the client shows them: each row cut at the users
+        pane's border, a wrapped line's rows joined again (every line starts with its time;
+        a row that does not is a continuation, wrapped at a space and indented)."""
+        out = []
+        for r in self.rows()[:-2]:  # not the status bar and the input line
+            r = r.split('\u2502', 1)[0].rstrip()
+            if not r:
+                continue
+            if out and not self.STAMP.match(r):
+                out[-1] += ' ' + r.lstrip()
+            else:
+                out.append(r)
+        return out
+
+    def wait_line(self, pattern, timeout=DEFAULT_TIMEOUT):
+        """Waits for a message line (see lines()) matching the regex; returns the match."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.lines():
+                m = rx.search(line)
+                if m:
+                    return m
+            if time.monotonic() >= deadline:
+                raise AssertionError('howdy-client TUI: no line matching %r within %.1fs; lines:\n%s\n%s'
+                                     % (pattern, timeout, '\n'.join(self.lines()), self.describe_process()))
+            time.sleep(0.05)
+
     def input_row(self):
         rows = self.rows()
         return rows[-1] if rows else ''

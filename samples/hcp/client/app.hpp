@@ -159,6 +159,7 @@ class app {
     bool create = false;  // REGISTER, not LOGIN (until the account exists)
     if (options_.name) who = session::identity{*options_.name, std::nullopt};
     std::vector<std::string> rooms;
+    std::string current_room;  // made current again after a reconnect
     bool again = false;  // reconnecting after a lost session
     for (;;) {
       if (!who) {
@@ -193,6 +194,7 @@ class app {
       o.keep_password = options_.reconnect;
       o.reconnected = again;
       o.rejoin_rooms = rooms;
+      o.current_room = current_room;
       session_ = make_session(std::move(socket), std::move(o));
       const int status = co_await session_->run();
       lost_ = session_->lost();
@@ -202,6 +204,7 @@ class app {
         who = session_->who_i_am();
         create = false;
         rooms = session_->rooms();
+        current_room = session_->current_room();
         backoff_.reset();
       }
       const bool refused = session_->refused();
@@ -242,7 +245,7 @@ class app {
       }
       const auto [word, args] = split_command(line);
       if (word == "/help") {
-        for (auto& l : help_lines(options_.protocol == wire::hcp1)) view_.show(l);
+        for (auto& l : help_lines(options_.protocol == wire::hcp1, options_.terminal)) view_.show(l);
         continue;
       }
       if (word == "/login" || word == "/register") {

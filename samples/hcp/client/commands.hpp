@@ -86,10 +86,51 @@ std::size_t password_start(std::basic_string_view<Char> line) {
   return std::basic_string_view<Char>::npos;
 }
 
+// The commands, for Tab completion in the terminal UI.
+inline const std::vector<std::string_view>& command_names() {
+  static const std::vector<std::string_view> names{"/help",  "/join",     "/leave", "/login", "/me",
+                                                   "/members", "/msg",    "/part",  "/quit",  "/register",
+                                                   "/rooms", "/switch",   "/users", "/who"};
+  return names;
+}
+
 // The /help page, one display line each; commands only HCP/2 has are marked
-// when connected over HCP/1.
-inline std::vector<std::string> help_lines(bool hcp1) {
+// when connected over HCP/1. `terminal`: the terminal UI's page (a current
+// room, keys); line mode's page is as it always was.
+inline std::vector<std::string> help_lines(bool hcp1, bool terminal = false) {
   const std::string only2 = hcp1 ? "  (HCP/2 only)" : "";
+  if (terminal) {
+    std::vector<std::string> lines{
+        "Type a line and press Enter to send it to the current room (the status bar shows it in [ ];",
+        "  at first [everyone]: every user online).",
+        "  @name text               whisper to one user (@All text: to everyone)",
+        "  /me action               send an action: \"* you action\"",
+        "  //text                   send a line that starts with /",
+        "  /who                     show who is online",
+        "  /users                   all users: accounts online or offline, guests online" + only2,
+        "  /join ROOM               join a room (made if missing; the # is optional) and make it current" + only2,
+        "  /switch ROOM             make a joined room current; /switch or /join alone: back to everyone" + only2,
+        "  /part [ROOM], /leave     leave a room (the current one if none is named)" + only2,
+        "  /rooms                   list the rooms with their member counts" + only2,
+        "  /members ROOM            show a room's members" + only2,
+        "  /msg ROOM text           send to a room you joined, without switching" + only2,
+        "  /register NAME PASSWORD  create an account and sign in (instead of a name)" + only2,
+        "  /login NAME PASSWORD     sign in to your account (instead of a name)" + only2,
+        "  /help                    show this help",
+        "  /quit                    leave (Ctrl-C too)",
+        "Keys: Tab completes names, commands and rooms; Alt-1 everyone, Alt-2... the rooms in the status bar;",
+        "  PgUp/PgDn scroll, End back to the newest; Up/Down earlier lines; Ctrl-A/Ctrl-E line start/end;",
+        "  Ctrl-W delete a word, Ctrl-U the line; Ctrl-L repaint.",
+        "Status bar: #room(3) = 3 messages in that room since it was current.",
+    };
+    if (!hcp1) {
+      lines.emplace_back(
+          "Whispers are marked [sent], then [delivered] once the recipient's client has them; a mark says why when "
+          "no receipt will come (rooms, HCP/1 clients, offline users).");
+      lines.emplace_back("Every line starts with its time; history from another day with its date too.");
+    }
+    return lines;
+  }
   std::vector<std::string> lines{
       "Type a line and press Enter to send it to everyone.",
       "  @name text               whisper to one user (@All text: to everyone)",

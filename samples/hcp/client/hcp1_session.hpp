@@ -37,7 +37,8 @@ class hcp1_session final : public session {
 
   // The commands only HCP/2 has.
   bool other_command(std::string_view word, std::string_view /*args*/) override {
-    for (std::string_view only2 : {"/login", "/register", "/users", "/rooms", "/join", "/leave", "/members", "/msg"})
+    for (std::string_view only2 :
+         {"/login", "/register", "/users", "/rooms", "/join", "/leave", "/part", "/switch", "/members", "/msg"})
       if (word == only2) return not_over_hcp1(word), true;
     return false;
   }
@@ -80,7 +81,7 @@ class hcp1_session final : public session {
         if (auto m = hcp1::parse_message(bytes)) {
           const auto text = hcp1::strip_padding(m->text);  // as the original client does
           if (m->receiver == "All")
-            say(std::string(m->sender) + " says: " + std::string(text));
+            say(message_line(m->sender, text, std::string(m->sender) + " says: " + std::string(text)));
           else if (!my_name_.empty() && m->receiver == my_name_)
             say(std::string(m->sender) + " whispers to you: " + std::string(text));
         }

@@ -1,12 +1,20 @@
 // howdy-client: the session over HCP/2. HELLO and WELCOME, names or an
 // account (LOGIN / REGISTER), the history replayed after a sign-in, rooms,
 // and the marks on what we sent: [sent] on SENT, [delivered] on DELIVERED.
+// In the terminal UI also a current room (plain text goes to it: /join,
+// /switch, /part) with unread counts for the others, refusals and errors as
+// sentences (codes with --verbose), and marks that say why a [sent] will not
+// become [delivered]: a room (no receipts), an offline account (delivered at
+// its next sign-in), no receipt after a few seconds (HCP/1 clients send none;
+// the server does not tell the recipient's protocol). Line mode is as it was.
 #pragma once
 
 #include "../wire/hcp2.hpp"
 #include "hcp2_text.hpp"
 #include "session.hpp"
 
+#include <chrono>
+#include <deque>
 #include <map>
 #include <span>
 #include <string>
@@ -19,7 +27,9 @@ namespace hcp::client {
 class hcp2_session final : public session {
  public:
   hcp2_session(tcp::socket socket, view& out, session_options options)
-      : session(std::move(socket), out, std::move(options), wire::hcp2, {}), history_wait_(conn_.get_executor()) {}
+      : session(std::move(socket), out, std::move(options), wire::hcp2, {}),
+        receipt_timer_(conn_.get_executor()),
+        history_wait_(conn_.get_executor()) {}
 
   // Why `password` cannot be sent (empty if it can; the server judges the rest).
   static std::string password_problem(std::string_view password) {
@@ -44,7 +54,12 @@ class hcp2_session final : public session {
     std::string line;
     std::uint64_t id = 0;
     bool confirm = false;  // RECEIVED is owed once it is shown
+    std::uint64_t timestamp_us = 0;
   };
+
+  // How long a whisper to an online user waits for its DELIVERED before the
+  // terminal UI says why none may come.
+  static constexpr std::chrono::seconds receipt_patience{3};
 
   static constexpr std::size_t max_tracked = 10000;        // bounds the maps below
   static constexpr std::size_t max_history_buffer = 5000;  // history lines held before they are shown
@@ -93,6 +108,7 @@ class hcp2_session final : public session {
   void cancel_timers() override {
     session::cancel_timers();
     history_wait_.cancel();
+    receipt_timer_.cancel();
   }
 
   // "/login NAME PASSWORD" or "/register NAME PASSWORD", typed while a name is
@@ -129,22 +145,29 @@ class hcp2_session final : public session {
     } else {
       password_.reset();
     }
+    const auto current = std::exchange(options_.current_room, {});
     for (const auto& room : std::exchange(options_.rejoin_rooms, {}))
-      if (room.size() <= name_field_size && is_valid_name(room))
+      if (room.size() <= name_field_size && is_valid_name(room)) {
         send_frame(hcp2::join_size(room), [&](auto out) { hcp2::write_join(out, room); });
+        if (room == current && options_.terminal) switch_to_ = room;  // current again once joined
+      }
   }
 
   identity who_i_am() const override { return {my_name_, password_}; }
   std::vector<std::string> rooms() const override { return {my_rooms_.begin(), my_rooms_.end()}; }
+  std::string current_room() const override { return current_room_; }
 
   void refused(std::uint16_t code, std::string_view reason) {
     last_error_ = code;
     password_.reset();
     const auto action = std::exchange(signing_in_, account_action::none);
+    // The terminal UI: a sentence of ours for what people meet ("signed in
+    // elsewhere" is not "taken"), the code only with --verbose.
+    const auto why = options_.terminal ? human_refusal(code, reason, options_.verbose) : std::string(reason);
     name_refused(std::string(action == account_action::login       ? "Sign-in refused: "
                              : action == account_action::register_ ? "Registration refused: "
                                                                    : "Name refused: ") +
-                 std::string(reason));
+                 why);
   }
 
   bool other_command(std::string_view word, std::string_view args) override {
@@ -155,12 +178,22 @@ class hcp2_session final : public session {
       send_frame(hcp2::roster_request_size(), [](auto out) { hcp2::write_roster_request(out); });
     } else if (word == "/rooms") {
       send_frame(hcp2::rooms_request_size(), [](auto out) { hcp2::write_rooms_request(out); });
-    } else if (word == "/join" || word == "/leave" || word == "/members") {
+    } else if (options_.terminal && (word == "/switch" || (word == "/join" && args.empty()))) {
+      switch_room(room_name(args));
+    } else if (options_.terminal && (word == "/leave" || word == "/part") && args.empty()) {
+      if (current_room_.empty())
+        return say("Usage: " + std::string(word) + " ROOM (you are talking to everyone now)"), true;
+      const auto room = current_room_;
+      send_frame(hcp2::leave_size(room), [&](auto out) { hcp2::write_leave(out, room); });
+    } else if (word == "/join" || word == "/leave" || word == "/part" || word == "/members") {
       const auto room = room_name(args);
       if (!room_ok(room, std::string(word) + " ROOM")) return true;
-      if (word == "/join")
+      if (word == "/join" && options_.terminal && my_rooms_.contains(room))
+        switch_room(room);  // a member already: only made current
+      else if (word == "/join") {
         send_frame(hcp2::join_size(room), [&](auto out) { hcp2::write_join(out, room); });
-      else if (word == "/leave")
+        if (options_.terminal) switch_to_ = std::string(room);  // current once joined
+      } else if (word != "/members")
         send_frame(hcp2::leave_size(room), [&](auto out) { hcp2::write_leave(out, room); });
       else
         send_frame(hcp2::members_request_size(room), [&](auto out) { hcp2::write_members_request(out, room); });
@@ -300,9 +333,44 @@ class hcp2_session final : public session {
       else
         my_rooms_.erase(std::string(room));
       say((joined ? "You joined #" : "You left #") + std::string(room));
+      if (joined && switch_to_ == room) {
+        switch_to_.clear();
+        switch_room(room);
+      } else if (!joined) {
+        unread_.erase(std::string(room));
+        if (current_room_ == room) switch_room({});
+      }
+      rooms_changed();
       return;
     }
     say("[#" + std::string(room) + "] " + std::string(user) + (joined ? " joined" : " left"));
+  }
+
+  // ---- the current room (terminal UI) ---------------------------------------------
+
+  // Makes `room` (a joined one; "" for everyone) where plain text goes.
+  void switch_room(std::string_view room) {
+    if (!room.empty() && !my_rooms_.contains(room))
+      return say("You are not in #" + std::string(room) + " (/join " + std::string(room) + " first)");
+    const bool same = room == current_room_;
+    current_room_ = std::string(room);
+    unread_.erase(current_room_);
+    if (room.empty())
+      say(same ? "You are talking to everyone" : "Now talking to everyone");
+    else
+      say((same ? "You are talking in #" : "Now talking in #") + current_room_ + " (/switch alone: back to everyone)");
+    if (same) return;
+    rooms_changed();
+  }
+
+  void rooms_changed() {
+    if (!options_.terminal) return;
+    std::vector<view::room_unread> list;
+    for (const auto& r : my_rooms_) {
+      const auto it = unread_.find(r);
+      list.emplace_back(r, it == unread_.end() ? 0 : it->second);
+    }
+    view_.rooms_changed(current_room_, list);
   }
 
   // ---- messages and history ----------------------------------------------------
@@ -310,14 +378,31 @@ class hcp2_session final : public session {
   void on_message(const hcp2::message& v) {
     const bool confirm = v.kind == hcp2::target_kind::user || v.kind == hcp2::target_kind::room;
     if (history_pending_) {
-      // Everything before HISTORY_END is the replay: shown under its header.
+      // Everything before HISTORY_END is the replay: shown under its header,
+      // at its own time (line mode: the time, and the date if not today, in front).
       history_activity_ = std::chrono::steady_clock::now();
-      history_.push_back({clock_time(v.timestamp_us, true) + " " + message_text(v), v.id, confirm});
+      history_.push_back({options_.timestamps ? shown_text(v)
+                                              : clock_time(v.timestamp_us, true) + " " + message_text(v),
+                          v.id, confirm, v.timestamp_us});
       if (history_.size() >= max_history_buffer) flush_history();
       return;
     }
-    say(options_.timestamps ? clock_time(v.timestamp_us) + " " + message_text(v) : message_text(v));
+    say_at(shown_text(v), v.timestamp_us);
+    if (v.kind == hcp2::target_kind::room && options_.terminal && v.target != current_room_ &&
+        my_rooms_.contains(v.target)) {
+      ++unread_[std::string(v.target)];
+      rooms_changed();
+    }
     if (confirm) confirm_message(v.id);
+  }
+
+  // message_text, with "/me waves" as "* Amy waves" in the terminal UI.
+  std::string shown_text(const hcp2::message& v) const {
+    auto usual = message_text(v);
+    if (v.kind == hcp2::target_kind::user) return usual;
+    auto line = message_line(v.sender, v.text, usual);
+    if (line == usual || v.kind == hcp2::target_kind::all) return line;
+    return "[#" + std::string(v.target) + "] " + line;
   }
 
   // RECEIVED: the sender's receipt, and this account's history cursor.
@@ -354,7 +439,10 @@ class hcp2_session final : public session {
     const auto n = history_.size();
     say("history: " + std::to_string(n) + (history_shown_ ? " more" : "") + (n == 1 ? " message" : " messages"));
     for (auto& m : history_) {
-      say(std::move(m.line));
+      if (options_.timestamps)
+        say_at(std::move(m.line), m.timestamp_us);
+      else
+        say(std::move(m.line));
       if (m.confirm) confirm_message(m.id);
     }
     history_shown_ += n;
@@ -400,20 +488,53 @@ class hcp2_session final : public session {
     if (it == unsent_.end()) return;
     auto o = std::move(it->second);
     unsent_.erase(it);
+    // The terminal UI says why a [sent] will not become [delivered] (line
+    // mode's marks stay as they were: scripts read them).
+    const bool say_why = options_.terminal;
     if (o.kind == hcp2::target_kind::room) {
-      mark(o, "sent", false);  // stored, when the server keeps history, and passed to the room
+      // Stored, when the server keeps history, and passed to the room; rooms have no receipts.
+      mark(o, say_why ? "sent \u2014 rooms have no receipts" : "sent", false);
     } else if (o.kind == hcp2::target_kind::user) {
       if (auto early = early_delivered_.find(v.id); early != early_delivered_.end()) {
         early_delivered_.erase(early);
         mark(o, "delivered", false);
       } else {
-        mark(o, "sent", false);
+        // Not online (the server took it: an account): stored for its next sign-in.
+        const bool offline = say_why && !users_.contains(o.target);
+        mark(o, offline ? "sent \u2014 " + o.target + " is offline: delivered when they sign in" : "sent", false);
+        if (say_why && !offline) expect_receipt(v.id);
         if (undelivered_.size() >= max_tracked) undelivered_.erase(undelivered_.begin());
         undelivered_.emplace(v.id, std::move(o));
       }
     }
     // (To everyone: no mark, as before; there is no receipt to wait for.)
     if (unsent_.empty()) settle_early_receipts();
+  }
+
+  // A whisper to an online user: its DELIVERED comes at once from an HCP/2
+  // or text client; an HCP/1 client never sends one (the server cannot tell
+  // us the recipient's protocol), so after receipt_patience the mark says so.
+  void expect_receipt(std::uint64_t id) {
+    if (receipt_checks_.size() >= max_tracked) receipt_checks_.pop_front();
+    receipt_checks_.push_back({id, std::chrono::steady_clock::now() + receipt_patience});
+    if (receipt_checks_.size() == 1) watch_receipts();
+  }
+
+  void watch_receipts() {
+    if (receipt_checks_.empty()) return;
+    receipt_timer_.expires_at(receipt_checks_.front().second);
+    receipt_timer_.async_wait([this](std::error_code ec) {
+      if (ec || closing_) return;
+      const auto now = std::chrono::steady_clock::now();
+      while (!receipt_checks_.empty() && receipt_checks_.front().second <= now) {
+        const auto id = receipt_checks_.front().first;
+        receipt_checks_.pop_front();
+        if (auto it = undelivered_.find(id); it != undelivered_.end())
+          mark(it->second, "sent \u2014 no receipt after " + std::to_string(receipt_patience.count()) +
+                               " s; HCP/1 clients never send one", false);
+      }
+      watch_receipts();
+    });
   }
 
   // DELIVERED for an id not known yet: its SENT may still be on the way, or
@@ -472,6 +593,13 @@ class hcp2_session final : public session {
   std::map<std::uint64_t, outgoing> undelivered_;         // whispers by id, until DELIVERED or NOT_DELIVERED
   std::map<std::uint64_t, std::string> early_delivered_;  // id -> recipient: DELIVERED before its SENT
   std::set<std::string, std::less<>> my_rooms_;           // rooms joined in this session
+  // The terminal UI's current room ("" for everyone), the room a /join will
+  // make current once joined, and the messages each other room had since.
+  std::string current_room_;
+  std::string switch_to_;
+  std::map<std::string, std::size_t, std::less<>> unread_;
+  asio::steady_timer receipt_timer_;
+  std::deque<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> receipt_checks_;  // whisper ids
 
   // The pages of a long list (USERS_PART ... USERS and the like), kept as
   // frames until the final one, then read back as one list.

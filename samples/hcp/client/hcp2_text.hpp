@@ -4,38 +4,21 @@
 #pragma once
 
 #include "../wire/hcp2.hpp"
+#include "clock.hpp"  // clock_time, for history lines in line mode
 
 #include <cctype>
 #include <cstdint>
-#include <ctime>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace hcp::client {
 
-// A server timestamp (microseconds since the Unix epoch) as local "HH:MM:SS",
-// or "YYYY-MM-DD HH:MM:SS" when `with_date_if_old` and it is not from today
-// (history can be days old; a bare time would mislead).
-inline std::string clock_time(std::uint64_t timestamp_us, bool with_date_if_old = false) {
-  const auto t = static_cast<std::time_t>(timestamp_us / 1000000);
-  std::tm when{};
-  if (!::localtime_r(&t, &when)) return "??:??:??";
-  bool today = true;
-  if (with_date_if_old) {
-    const std::time_t now_t = std::time(nullptr);
-    std::tm now{};
-    today = ::localtime_r(&now_t, &now) && now.tm_year == when.tm_year && now.tm_yday == when.tm_yday;
-  }
-  char out[32];
-  const auto n = std::strftime(out, sizeof out, today ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &when);
-  return n ? std::string(out, n) : std::string("??:??:??");
-}
-
 // What an error code means: the server's text if it sent one, else ours.
 inline std::string code_text(std::uint16_t code, std::string_view text) {
   if (!text.empty()) return std::string(text);
-  if (code >= 100 && code <= 125) return std::string(hcp2::describe(static_cast<hcp2::errc>(code)));
+  if (const auto known = hcp2::describe(static_cast<hcp2::errc>(code)); known != "unknown error")
+    return std::string(known);
   return "error " + std::to_string(code);
 }
 
@@ -58,6 +41,33 @@ inline std::string human_error(std::uint16_t code, std::string_view text, bool v
     default: out = code_text(code, text); break;
   }
   if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+  if (verbose) out += " (error " + std::to_string(code) + ")";
+  return out;
+}
+
+// Why a name or sign-in was refused (NAME_REFUSED), for the terminal UI: our
+// words for what people meet, the server's reason for the rest, the code
+// after it only when `verbose`. Line mode shows the server's reason as it is.
+inline std::string human_refusal(std::uint16_t code, std::string_view reason, bool verbose) {
+  std::string out;
+  switch (static_cast<hcp2::errc>(code)) {
+    case hcp2::errc::signed_in_elsewhere:
+      out = "that account is signed in elsewhere (on another connection); sign out there first";
+      break;
+    case hcp2::errc::wrong_password: out = "wrong password"; break;
+    case hcp2::errc::unknown_account:
+      out = "there is no account of that name (/register NAME PASSWORD makes one)";
+      break;
+    case hcp2::errc::name_registered:
+      out = "that name belongs to an account (/login NAME PASSWORD if it is yours)";
+      break;
+    case hcp2::errc::too_many_attempts: out = "too many attempts; wait a little and try again"; break;
+    case hcp2::errc::auth_required:
+      out = "this server wants an account: /login NAME PASSWORD or /register NAME PASSWORD";
+      break;
+    case hcp2::errc::auth_disabled: out = "this server has no accounts: type a name instead"; break;
+    default: out = code_text(code, reason); break;
+  }
   if (verbose) out += " (error " + std::to_string(code) + ")";
   return out;
 }

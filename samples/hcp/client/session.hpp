@@ -53,9 +53,11 @@ struct session_options {
   std::vector<std::string> rejoin_rooms;   // joined again once signed in (HCP/2)
   bool verbose = false;                    // error codes next to the messages
   bool terminal = false;                   // for the terminal UI (else line mode, whose lines stay as they were)
-  // Live messages start with their server time ("HH:MM:SS "). History always
-  // does; line mode leaves live lines as they were, which scripts rely on.
+  // Messages are shown at their server time (view::show_at; the terminal UI
+  // puts a time in front of every line). Line mode leaves live lines as they
+  // were, which scripts rely on, and puts the time in front of history lines.
   bool timestamps = false;
+  std::string current_room;                // terminal UI: the room plain text went to, made current again
   std::chrono::milliseconds quit_wait{2000};     // after BYE / our shutdown, for the server to close
   std::chrono::milliseconds answer_wait{5000};   // for a WELCOME or an answer to a name
   std::size_t max_frame = 16 * 1024 * 1024 + 4;  // largest frame accepted from the server
@@ -131,6 +133,8 @@ class session {
   virtual identity who_i_am() const { return {my_name_, std::nullopt}; }
   // The rooms this session is in (HCP/2), to join them again after a reconnect.
   virtual std::vector<std::string> rooms() const { return {}; }
+  // Where plain text goes (terminal UI, HCP/2): a room, or "" for everyone.
+  virtual std::string current_room() const { return {}; }
 
   // "Name refused: ..." for a name that cannot go on the wire; empty if it can.
   static std::string name_problem(std::string_view name) {
@@ -187,6 +191,23 @@ class session {
   // ---- for the protocol's session -----------------------------------------------
 
   void say(std::string line) { numbered_say(std::move(line)); }
+
+  // A message, shown at its server time where the view shows times.
+  void say_at(std::string line, std::uint64_t timestamp_us) {
+    last_line_ = printable(line);
+    if (options_.timestamps)
+      view_.show_at(last_line_, timestamp_us);
+    else
+      view_.show(last_line_);
+  }
+
+  // "/me waves" as the terminal UI shows it: "* Amy waves". Line mode shows
+  // a message's text as it came.
+  std::string message_line(std::string_view sender, std::string_view text, std::string_view usual) const {
+    if (options_.terminal && text.starts_with("/me ") && text.size() > 4)
+      return "* " + std::string(sender) + " " + std::string(text.substr(4));
+    return std::string(usual);
+  }
 
   // say() that returns the line's number, for a mark added later.
   std::uint64_t numbered_say(std::string line) {
@@ -381,10 +402,19 @@ class session {
   void send_text(const std::string& to, const std::string& text, audience kind = audience::all) {
     if (!howdy::is_valid_utf8(text)) return say("Not sent: the text is not valid UTF-8");
     if (kind == audience::user && !is_valid_name(to)) return say("Not sent: '" + to + "' cannot be a user name");
-    const std::string echo = kind == audience::all    ? "You say: " + text
-                             : kind == audience::room ? "[#" + to + "] You: " + text
-                                                      : "You whisper to " + to + ": " + text;
+    const bool action = options_.terminal && text.starts_with("/me ") && text.size() > 4;
+    const std::string shown = action ? "* " + my_name_ + " " + text.substr(4) : text;
+    const std::string echo = kind == audience::all    ? (action ? shown : "You say: " + text)
+                             : kind == audience::room ? "[#" + to + "] " + (action ? shown : "You: " + text)
+                                                      : "You whisper to " + to + ": " + shown;
     post_text(to, text, kind, echo);
+  }
+
+  // Plain text (and /me): to the current room, or to everyone.
+  void send_plain(const std::string& text) {
+    const auto room = current_room();
+    if (room.empty()) return send_text("All", text);
+    send_text(room, text, audience::room);
   }
 
   std::uint16_t last_error_ = 0;
@@ -408,14 +438,14 @@ class session {
   }
 
   void help() {
-    for (auto& line : help_lines(protocol_ == wire::hcp1)) say(std::move(line));
+    for (auto& line : help_lines(protocol_ == wire::hcp1, options_.terminal)) say(std::move(line));
   }
 
   void on_chat_line(const std::string& line) {
     if (line.empty()) return;
     if (line[0] == '/' && (line.size() < 2 || line[1] != '/')) return command(line);
     if (line[0] == '@') return whisper_line(line);
-    send_text("All", line[0] == '/' ? line.substr(1) : line);  // "//text" sends "/text"
+    send_plain(line[0] == '/' ? line.substr(1) : line);  // "//text" sends "/text"
   }
 
   void command(const std::string& line) {
@@ -423,6 +453,12 @@ class session {
     if (word == "/quit" || word == "/exit") return quit(0);
     if (word == "/who") return who();
     if (word == "/help") return help();
+    if (word == "/me") {
+      // An action: sent as the text "/me waves" (what HCP/1 and other clients
+      // show as it is); this client shows "* Amy waves".
+      if (args.empty()) return say("Usage: /me action");
+      return send_plain("/me " + std::string(args));
+    }
     if (other_command(word, args)) return;
     say("Unknown command " + std::string(word) + " (try /help)");
   }

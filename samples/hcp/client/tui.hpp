@@ -9,13 +9,22 @@
 //   | > input line                                         |
 //   +------------------------------------------------------+
 //
+// Every message line starts with its time (the server's for a message, with
+// the date when it is not from today; now for the rest); the rows a long line
+// wraps to start under its text. The status bar shows the current room in
+// brackets (where plain text goes) and the other rooms with their unread
+// counts: "[#den] #lobby(3) everyone". Keys: Tab completes commands, names
+// and rooms; Ctrl-W deletes a word, Ctrl-U the line; PgUp/PgDn scroll and
+// End comes back to the newest; Alt-1 is everyone, Alt-2... the rooms.
+//
 // Every change redraws what it touched and then the input window, last, so
 // the cursor always ends up in the input line. All curses calls happen on the
 // io_context's thread: keys are read when the terminal becomes readable (an
 // asio wait on a dup of fd 0), never from another thread.
 #pragma once
 
-#include "commands.hpp"  // password_start: a password being typed is hidden
+#include "clock.hpp"
+#include "commands.hpp"  // password_start: a password being typed is hidden; command_names, for Tab
 #include "printable.hpp"
 #include "text_width.hpp"
 #include "view.hpp"
@@ -34,6 +43,8 @@
 #include <vector>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <cwctype>
+#include <utility>
 
 #include <curses.h>
 
@@ -80,36 +91,39 @@ class curses_view final : public view {
 
   // ---- view ---------------------------------------------------------------
 
-  std::uint64_t show(std::string_view line) override {
-    history_.push_back(widen(line));
-    if (history_.size() > max_history) {
-      history_.pop_front();
-      ++first_number_;
-    }
-    // Scrolled back: keep the same rows on screen while new ones arrive below.
-    if (scroll_ > 0 && msg_) scroll_ += static_cast<int>(wrap(history_.back(), getmaxx(msg_)).size());
-    draw_messages();
-    draw_status();
-    finish_drawing();
-    return first_number_ + history_.size() - 1;
+  // Every line starts with its time: now, or the message's own (show_at).
+  std::uint64_t show(std::string_view line) override { return add_line(clock_time(now_us()), line); }
+
+  std::uint64_t show_at(std::string_view line, std::uint64_t timestamp_us) override {
+    return add_line(clock_time(timestamp_us, true), line);
   }
 
-  // Rewritten in place (a mark changed). If the line is not on screen, or the
-  // change matters, it is shown as a new line too, so that it is seen.
+  // Rewritten in place (a mark changed), keeping its time. If the line is not
+  // on screen and the change matters (`notify`), it is shown as a new line
+  // too, so that it is seen; on screen, once is enough (issue 14: a failed
+  // send was shown twice).
   void update(std::uint64_t number, std::string_view line, bool notify) override {
     if (number < first_number_ || number - first_number_ >= history_.size()) return void(show(line));
     const auto index = static_cast<std::size_t>(number - first_number_);
     const bool visible = on_screen(index);
     auto& old = history_[index];
-    auto now = widen(line);
+    auto now = old.substr(0, stamps_[index]) + widen(line);
     // Scrolled back past it: a change in its height must not move the rows on screen.
     if (scroll_ > 0 && msg_ && !visible && rows_below(index) < scroll_) {
       const int w = getmaxx(msg_);
-      scroll_ = std::max(0, scroll_ + static_cast<int>(wrap(now, w).size()) - static_cast<int>(wrap(old, w).size()));
+      scroll_ = std::max(0, scroll_ + static_cast<int>(rows_of(now, stamps_[index], w).size()) -
+                                        static_cast<int>(rows_of(old, stamps_[index], w).size()));
     }
     old = std::move(now);
-    if (notify || !visible) return void(show(line));
+    if (notify && !visible) return void(show(line));
     draw_messages();
+    finish_drawing();
+  }
+
+  void rooms_changed(std::string_view current, const std::vector<room_unread>& rooms) override {
+    current_room_ = std::string(current);
+    rooms_ = rooms;
+    draw_status();
     finish_drawing();
   }
 
@@ -226,6 +240,38 @@ class curses_view final : public view {
     finish_drawing();
   }
 
+  std::uint64_t add_line(std::string_view stamp, std::string_view line) {
+    auto text = widen(stamp);
+    stamps_.push_back(text.size() + 1);
+    history_.push_back(text + L" " + widen(line));
+    if (history_.size() > max_history) {
+      history_.pop_front();
+      stamps_.pop_front();
+      ++first_number_;
+    }
+    // Scrolled back: keep the same rows on screen while new ones arrive below.
+    if (scroll_ > 0 && msg_)
+      scroll_ += static_cast<int>(rows_of(history_.back(), stamps_.back(), getmaxx(msg_)).size());
+    draw_messages();
+    draw_status();
+    finish_drawing();
+    return first_number_ + history_.size() - 1;
+  }
+
+  // A line's rows at width `w`: the rows after the first start under its
+  // text, not under its time (when the window is wide enough for that).
+  static std::vector<std::wstring> rows_of(const std::wstring& line, std::size_t stamp, int w) {
+    auto rows = wrap(line, w);
+    const int indent = static_cast<int>(stamp);
+    if (rows.size() <= 1 || indent == 0 || w < indent + 20) return rows;
+    std::wstring_view rest = std::wstring_view(line).substr(rows[0].size());
+    if (!rest.empty() && rest.front() == L' ') rest.remove_prefix(1);  // the space wrap() broke at
+    auto more = wrap(rest, w - indent);
+    rows.resize(1);
+    for (auto& r : more) rows.push_back(std::wstring(stamp, L' ') + r);
+    return rows;
+  }
+
   // Rows of the lines newer than history line `index`, counted only as far
   // as the view reaches (the rest cannot matter).
   int rows_below(std::size_t index) const {
@@ -234,7 +280,7 @@ class curses_view final : public view {
     const int w = getmaxx(msg_);
     int below = 0;
     for (std::size_t i = history_.size(); i-- > index + 1 && below < limit;)
-      below += static_cast<int>(wrap(history_[i], w).size());
+      below += static_cast<int>(rows_of(history_[i], stamps_[i], w).size());
     return below;
   }
 
@@ -242,7 +288,7 @@ class curses_view final : public view {
   bool on_screen(std::size_t index) const {
     if (!msg_) return false;
     const int below = rows_below(index);
-    const int rows = static_cast<int>(wrap(history_[index], getmaxx(msg_)).size());
+    const int rows = static_cast<int>(rows_of(history_[index], stamps_[index], getmaxx(msg_)).size());
     return below < scroll_ + getmaxy(msg_) && below + rows > scroll_;
   }
 
@@ -262,8 +308,8 @@ class curses_view final : public view {
     // Rows from the bottom up, only as many as the view needs.
     std::vector<std::wstring> rows_up;
     const std::size_t need = static_cast<std::size_t>(scroll_ + h);
-    for (auto it = history_.rbegin(); it != history_.rend() && rows_up.size() < need; ++it) {
-      auto rows = wrap(*it, w);
+    for (std::size_t i = history_.size(); i-- > 0 && rows_up.size() < need;) {
+      auto rows = rows_of(history_[i], stamps_[i], w);
       for (auto r = rows.rbegin(); r != rows.rend(); ++r) rows_up.push_back(std::move(*r));
     }
     // Cannot scroll past the oldest line.
@@ -304,8 +350,9 @@ class curses_view final : public view {
     werase(status_);
     std::wstring left = L" " + title_;
     if (!me_.empty()) left += L"  as " + widen(me_);
+    left += rooms_text();
     const std::wstring right = !conn_status_.empty() ? conn_status_ + L" "
-                               : scroll_ > 0         ? L"scrolled back: PgDn for newer "
+                               : scroll_ > 0         ? L"scrolled back: End for live "
                                                      : L"PgUp/PgDn scroll  /help  /quit ";
     if (!conn_status_.empty()) {
       // Not connected: said first, where it cannot be cut off.
@@ -320,14 +367,37 @@ class curses_view final : public view {
     wnoutrefresh(status_);
   }
 
+  // "  [#den] #lobby(3) everyone": where plain text goes now, in brackets,
+  // then the other rooms with the messages they had since last current
+  // (nothing while no room is joined).
+  std::wstring rooms_text() const {
+    if (rooms_.empty() && current_room_.empty()) return {};
+    const std::wstring current = current_room_.empty() ? std::wstring(L"everyone") : L"#" + widen(current_room_);
+    std::wstring out = L"  [" + current + L"]";
+    for (const auto& [room, unread] : rooms_) {
+      if (room == current_room_) continue;
+      out += L" #" + widen(room);
+      if (unread > 0) out += L"(" + std::to_wstring(unread) + L")";
+    }
+    if (!current_room_.empty()) out += L" everyone";
+    return out;
+  }
+
+  // The prompt: "> ", or "#room> " while plain text goes to a room.
+  std::wstring prompt() const {
+    if (prompt_ == L"> " && !current_room_.empty()) return L"#" + widen(current_room_) + L"> ";
+    return prompt_;
+  }
+
   // Draws the input line, scrolled sideways so the cursor stays visible, and
   // puts the cursor there. Always last, so the terminal cursor ends up here.
   void finish_drawing() {
     if (!input_) return;
     werase(input_);
     const int w = getmaxx(input_);
-    const int prompt_w = std::min(cell_width(prompt_), std::max(0, w - 2));
-    put(input_, 0, 0, prompt_, prompt_w);
+    const auto shown_prompt = prompt();
+    const int prompt_w = std::min(cell_width(shown_prompt), std::max(0, w - 2));
+    put(input_, 0, 0, shown_prompt, prompt_w);
     const int room = std::max(1, w - prompt_w - 1);
     // A password being typed ("/login NAME PASSWORD") is drawn as stars.
     std::wstring shown = input_line_;
@@ -380,8 +450,13 @@ class curses_view final : public view {
         any_key_ = nullptr;
         return done();
       }
+      const bool tab = kind != KEY_CODE_YES && ch == L'\t';
+      if (!tab) completions_.clear();  // any other key ends a completion
+      const bool after_esc = std::exchange(esc_, false);
       if (kind == KEY_CODE_YES)
         on_key(static_cast<int>(ch));
+      else if (after_esc && ch >= L'0' && ch <= L'9')
+        switch_window(static_cast<int>(ch - L'0'));
       else
         on_char(static_cast<wchar_t>(ch));
     }
@@ -396,7 +471,7 @@ class curses_view final : public view {
       case KEY_LEFT: if (cursor_ > 0) --cursor_; return;
       case KEY_RIGHT: if (cursor_ < input_line_.size()) ++cursor_; return;
       case KEY_HOME: cursor_ = 0; return;
-      case KEY_END: cursor_ = input_line_.size(); return;
+      case KEY_END: return to_end();
       case KEY_UP: return recall(-1);
       case KEY_DOWN: return recall(+1);
       case KEY_PPAGE: return scroll_by(+page());
@@ -412,6 +487,9 @@ class curses_view final : public view {
       case 0x01: cursor_ = 0; return;                       // ^A
       case 0x05: cursor_ = input_line_.size(); return;      // ^E
       case 0x15: input_line_.clear(); cursor_ = 0; return;  // ^U
+      case 0x17: return erase_word();                       // ^W
+      case L'\t': return complete();
+      case 0x1B: esc_ = true; return;                       // Esc: Alt-digit follows?
       case 0x0C: clearok(curscr, TRUE); layout(); return;   // ^L: repaint
       case 0x03: if (cb_.quit) cb_.quit(); return;          // ^C without a signal (raw terminals)
       default: break;
@@ -440,6 +518,91 @@ class curses_view final : public view {
   void erase_before_cursor() {
     if (cursor_ == 0) return;
     input_line_.erase(--cursor_, 1);
+  }
+
+  // Ctrl-W: the word before the cursor, and the spaces after it.
+  void erase_word() {
+    auto start = cursor_;
+    while (start > 0 && input_line_[start - 1] == L' ') --start;
+    while (start > 0 && input_line_[start - 1] != L' ') --start;
+    input_line_.erase(start, cursor_ - start);
+    cursor_ = start;
+  }
+
+  // End: the cursor to the end of the line and, scrolled back, the view
+  // back to the newest messages.
+  void to_end() {
+    cursor_ = input_line_.size();
+    if (scroll_ == 0) return;
+    scroll_ = 0;
+    draw_messages();
+    draw_status();
+  }
+
+  // Alt-1 for everyone, Alt-2... for the rooms in the status bar's order
+  // (the current one included, where it stands among them).
+  void switch_window(int n) {
+    if (!cb_.line || n < 1) return;
+    if (n == 1) return void(cb_.line("/switch"));
+    if (static_cast<std::size_t>(n - 2) >= rooms_.size()) return;
+    cb_.line("/switch #" + rooms_[static_cast<std::size_t>(n - 2)].first);
+  }
+
+  // Tab: completes the word before the cursor: a command at the start of
+  // the line, a room after '#' or as the first word after /join, /switch,
+  // /leave, /part, /members, /msg, a name otherwise ('@' kept). Tab again
+  // takes the next candidate.
+  void complete() {
+    if (!completions_.empty()) {
+      // The last candidate inserted (and its space) is replaced by the next.
+      completion_at_ = (completion_at_ + 1) % completions_.size();
+      input_line_.erase(completion_start_, cursor_ - completion_start_);
+      cursor_ = completion_start_;
+    } else {
+      auto start = cursor_;
+      while (start > 0 && input_line_[start - 1] != L' ') --start;
+      const std::wstring word = input_line_.substr(start, cursor_ - start);
+      std::wstring lead;  // kept in front of every candidate: '@' or '#'
+      std::vector<std::wstring> pool;
+      const auto first_word = input_line_.substr(0, input_line_.find(L' '));
+      const bool first_arg = start > 0 && input_line_.find(L' ') == start - 1;
+      if (start == 0 && word.starts_with(L'/')) {
+        for (std::string_view c : command_names()) pool.push_back(widen(c));
+      } else if (word.starts_with(L'#') || (first_arg && is_room_command(first_word))) {
+        if (word.starts_with(L'#')) lead = L"#";
+        for (const auto& r : rooms_) pool.push_back(widen(r.first));
+      } else {
+        if (word.starts_with(L'@')) lead = L"@";
+        for (const auto& u : users_)
+          if (u != me_) pool.push_back(widen(u));
+      }
+      const auto prefix = std::wstring_view(word).substr(lead.size());
+      for (const auto& c : pool)
+        if (starts_with_folded(c, prefix)) completions_.push_back(lead + c);
+      if (completions_.empty()) return;
+      completion_start_ = start;
+      completion_at_ = 0;
+      input_line_.erase(start, cursor_ - start);
+      cursor_ = start;
+    }
+    const auto text = completions_[completion_at_] + L" ";
+    if (input_line_.size() + text.size() > max_input) return completions_.clear();
+    input_line_.insert(cursor_, text);
+    cursor_ += text.size();
+  }
+
+  static bool is_room_command(std::wstring_view word) {
+    for (auto c : {L"/join", L"/switch", L"/leave", L"/part", L"/members", L"/msg"})
+      if (word == c) return true;
+    return false;
+  }
+
+  // Case-insensitive (as far as towlower goes) prefix match.
+  static bool starts_with_folded(std::wstring_view s, std::wstring_view prefix) {
+    if (prefix.size() > s.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i)
+      if (std::towlower(static_cast<wint_t>(s[i])) != std::towlower(static_cast<wint_t>(prefix[i]))) return false;
+    return true;
   }
 
   void erase_at_cursor() {
@@ -473,11 +636,20 @@ class curses_view final : public view {
   WINDOW* status_ = nullptr;
   WINDOW* input_ = nullptr;
 
-  std::deque<std::wstring> history_;  // message lines, oldest first
+  std::deque<std::wstring> history_;  // message lines, oldest first, each with its time in front
+  std::deque<std::size_t> stamps_;    // the characters of each line's time (and its space)
   std::uint64_t first_number_ = 1;    // the number show() gave history_.front()
   int scroll_ = 0;                    // rows scrolled back from the newest
   std::vector<std::string> users_;
   std::string me_;
+  std::string current_room_;        // "" for everyone
+  std::vector<room_unread> rooms_;  // the rooms joined, with their unread counts
+  // Tab completion: the candidates for the word being completed, and where
+  // that word starts; Tab again takes the next one.
+  std::vector<std::wstring> completions_;
+  std::size_t completion_at_ = 0;
+  std::size_t completion_start_ = 0;
+  bool esc_ = false;  // an Esc came: a digit after it is Alt-digit
   std::wstring prompt_;
   std::wstring conn_status_;  // empty while connected
   std::wstring input_line_;
