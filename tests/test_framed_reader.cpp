@@ -83,6 +83,15 @@ BOOST_AUTO_TEST_CASE(u32_split_at_every_byte) {
                     {"hello", big, "", "\n"});
 }
 
+// A limit below the length field: too large from the first byte, however the
+// stream is cut (found by fuzz-reader-length-prefixed: it asked for more).
+BOOST_AUTO_TEST_CASE(length_field_over_the_limit_is_too_large_at_once) {
+  const std::byte one[1]{std::byte{0}};
+  BOOST_TEST((codec::u32_length_prefixed{}.decode(std::span(one), 3).status == howdy::decode_status::too_large));
+  BOOST_TEST((codec::u32_length_prefixed{}.decode(std::span<const std::byte>(), 3).status == howdy::decode_status::need_more));
+  BOOST_TEST((codec::u16_length_prefixed{}.decode(std::span(one), 2).status == howdy::decode_status::need_more));
+}
+
 BOOST_AUTO_TEST_CASE(lines_split_at_every_byte) {
   check_every_split(codec::lines(), "hello\n\nw\xC3\xB6rld\r\n" + std::string(200, 'z') + "\n",
                     {"hello", "", "w\xC3\xB6rld\r", std::string(200, 'z')});

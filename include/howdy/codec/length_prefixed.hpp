@@ -13,6 +13,9 @@ struct length_prefixed {
   static constexpr std::size_t header_size = sizeof(Length);
 
   decode_result decode(std::span<const std::byte> buffered, std::size_t max_frame) const noexcept {
+    if (buffered.empty()) return decode_result::need_more();
+    // A limit below the length field: no frame fits, known from its first byte.
+    if (header_size > max_frame) return decode_result::too_large();
     if (buffered.size() < header_size) return decode_result::need_more();
     std::uint64_t payload = 0;
     for (std::size_t i = 0; i < header_size; ++i)

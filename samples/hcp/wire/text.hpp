@@ -47,9 +47,11 @@ constexpr bool is_valid_name(std::string_view name) noexcept {
 
 // Whether `name` can follow a command word: HCP users may have names the text
 // protocol cannot carry (a line break would end the header). The server checks
-// this before forwarding to a text user; the encoders refuse such names.
+// this before forwarding to a text user; the encoders refuse such names. A CR
+// before the LF is read as part of the line break, as parse_command does, so
+// a name cannot end in one either.
 constexpr bool can_carry_name(std::string_view name) noexcept {
-  return name.size() <= name_field_size && name.find('\n') == std::string_view::npos;
+  return name.size() <= name_field_size && name.find_first_of("\r\n") == std::string_view::npos;
 }
 
 // The phrase after "ERROR nnn": the seed document's for 100..103, short ones
@@ -82,7 +84,7 @@ constexpr std::string_view phrase(hcp2::errc code) noexcept {
 namespace detail {
 
 inline void check_name(std::string_view name) {
-  if (!can_carry_name(name)) throw std::invalid_argument("hcp::text: name over 64 bytes or with a line break");
+  if (!can_carry_name(name)) throw std::invalid_argument("hcp::text: name over 64 bytes or with a CR or LF");
 }
 
 inline std::string line(std::string_view word, std::string_view arg) {
