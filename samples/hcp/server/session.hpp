@@ -68,6 +68,8 @@ inline asio::awaitable<void> run_session(const services& sv, socket_type& socket
 inline void log_read_end(const services& sv, const std::string& who, std::error_code ec) {
   if (ec == howdy::error::end_of_stream || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
     sv.log.info("{} disconnected", who);
+  else if (ec == howdy::condition::peer_gone)  // a reset or a cut frame: routine when clients vanish
+    sv.log.info("{} disconnected: {}", who, ec.message());
   else
     sv.log.warn("{}: closing: {}", who, ec.message());
 }
