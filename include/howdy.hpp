@@ -1,5 +1,7 @@
 // Howdy: coroutine primitives for servers that hold many connections and fan
 // messages out to them. Include this, or only the headers you use.
+// Not included here: <howdy/websocket.hpp>, which needs OpenSSL's headers
+// (and libcrypto, for its accept key); include it where you speak WebSocket.
 #pragma once
 
 #include <howdy/batch_worker.hpp>
