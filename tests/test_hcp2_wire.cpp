@@ -388,16 +388,17 @@ BOOST_AUTO_TEST_CASE(hcp2_error_codes) {
   BOOST_TEST(static_cast<int>(h2::errc::unknown_frame_type) == 108);
   BOOST_TEST(static_cast<int>(h2::errc::already_named) == 113);
   std::set<std::string_view> texts;
-  for (int c = 100; c <= 126; ++c) {
+  for (int c = 100; c <= 127; ++c) {
     auto const d = h2::describe(static_cast<h2::errc>(c));
     BOOST_TEST(d != "unknown error", "code " << c);
     BOOST_TEST(!d.empty());
     BOOST_TEST(texts.insert(d).second, "code " << c << " text not distinct");
   }
-  BOOST_TEST(h2::describe(static_cast<h2::errc>(127)) == "unknown error");
+  BOOST_TEST(h2::describe(static_cast<h2::errc>(128)) == "unknown error");
   BOOST_TEST(static_cast<int>(h2::errc::wrong_password) == 114);
   BOOST_TEST(static_cast<int>(h2::errc::room_limit) == 125);
   BOOST_TEST(static_cast<int>(h2::errc::signed_in_elsewhere) == 126);
+  BOOST_TEST(static_cast<int>(h2::errc::rate_limited) == 127);
   BOOST_TEST(h2::describe(h2::errc::wrong_password) == "wrong password");
   BOOST_TEST(h2::describe(h2::errc::unknown_account) == "no account with that name");
   BOOST_TEST(h2::describe(h2::errc::too_many_attempts) == "too many attempts; wait and try again");
