@@ -118,12 +118,15 @@ int main(int argc, char** argv) {
   howdy::server_options server_options;
   server_options.max_connections = command_line.number<std::size_t>(args, "max-connections", 1, 10'000'000);
 
+  // The logger outlives its thread pool: destroying the pool writes the lines
+  // still queued and joins the writing thread, and only then is the logger (its
+  // sink and formatter, which that thread used) freed.
+  std::shared_ptr<spdlog::logger> log;
   // Declared before everything that logs, so destroyed after it: the last
   // lines (the shutdown messages tests read) are written before exit.
   auto log_pool = std::make_shared<spdlog::details::thread_pool>(8192, 1);
   log_threads = &log_pool;
-  const auto log =
-      make_log(log_pool, args.count("quiet") ? spdlog::level::warn : args.count("verbose") ? spdlog::level::debug : spdlog::level::info);
+  log = make_log(log_pool, args.count("quiet") ? spdlog::level::warn : args.count("verbose") ? spdlog::level::debug : spdlog::level::info);
 
   // Each connection is a file descriptor: ask for what the limit allows (as Redis does).
   if (rlimit fds{}; ::getrlimit(RLIMIT_NOFILE, &fds) == 0) {
@@ -141,14 +144,19 @@ int main(int argc, char** argv) {
   // io_contexts may still hold when they are destroyed.
   std::unique_ptr<hcp::chat_server> chat_ptr;
   howdy::io_context_pool pool(threads);
+  howdy::tcp_server server(pool, [&](asio::ip::tcp::socket& s) { return chat_ptr->session(s); }, server_options);
+  server.on_problem([&](const std::string& what) { log->warn("{}", what); });
+  // Listening comes before the chat server starts its threads (the store's, the
+  // password hashing's): fail() exits, and exit() must not destroy what a running
+  // thread still uses (Asio's system context, which the store's futures go through).
+  if (auto listen_ec = server.listen({address, static_cast<std::uint16_t>(port)}))
+    fail("cannot listen on " + hcp::cli::host_port_text(host, static_cast<std::uint16_t>(port)) + ": " + listen_ec.message(), 1);
   try {
     chat_ptr = std::make_unique<hcp::chat_server>(pool, config, log);
   } catch (const std::exception& e) {
     fail(e.what(), 1);
   }
   auto& chat = *chat_ptr;
-  howdy::tcp_server server(pool, [&](asio::ip::tcp::socket& s) { return chat.session(s); }, server_options);
-  server.on_problem([&](const std::string& what) { log->warn("{}", what); });
 
   // SIGINT/SIGTERM: stop accepting, let sessions flush for a bounded time, stop.
   // Installed before the ready line, so a signal right after it is handled.
@@ -165,8 +173,6 @@ int main(int argc, char** argv) {
                    });
   });
 
-  if (auto listen_ec = server.listen({address, static_cast<std::uint16_t>(port)}))
-    fail("cannot listen on " + hcp::cli::host_port_text(host, static_cast<std::uint16_t>(port)) + ": " + listen_ec.message(), 1);
   const auto shown = hcp::cli::endpoint_text(server.local_endpoint());
   std::printf("listening on %s\n", shown.c_str());
   std::fflush(stdout);

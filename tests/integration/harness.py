@@ -20,12 +20,14 @@ Servers get ``TEST_SERVER_DEFAULTS`` (an in-memory database, the cheapest passwo
 hash) unless a test passes those options itself, so tests never share state and never
 write files in the working directory.
 Configuration comes from the environment (run.py sets it from its options):
-HOWDY_SERVER, HOWDY_CLIENT, HOWDY_REFERENCE.
+HOWDY_SERVER, HOWDY_CLIENT, HOWDY_REFERENCE, and HOWDY_SERVER_ARGS (options every
+test server gets, e.g. "--threads 2", unless the test sets that option itself).
 """
 
 import os
 import re
 import selectors
+import shlex
 import signal
 import socket
 import struct
@@ -255,13 +257,28 @@ class _Process:
 TEST_SERVER_DEFAULTS = (('--db', ':memory:'), ('--pwhash', 'min'))
 
 
+def extra_server_args():
+    """The options in HOWDY_SERVER_ARGS (run.py --server-arg, e.g. "--threads 2"), as
+    (option, its values) groups: every test server gets them too, unless the test sets
+    that option itself."""
+    groups = []
+    for token in shlex.split(os.environ.get('HOWDY_SERVER_ARGS', '')):
+        if token.startswith('--') or not groups:
+            groups.append([token])
+        else:
+            groups[-1].append(token)
+    return [tuple(g) for g in groups]
+
+
 def with_test_defaults(args, defaults=TEST_SERVER_DEFAULTS):
-    """args plus each default option the args do not already set (as "--opt v" or "--opt=v")."""
+    """args plus each default option (and each HOWDY_SERVER_ARGS option) the args do not
+    already set (as "--opt v" or "--opt=v")."""
     args = list(args)
     given = {a.split('=', 1)[0] for a in args if a.startswith('--')}
-    for opt, value in defaults:
-        if opt not in given:
-            args += [opt, value]
+    for opt, *values in list(defaults) + extra_server_args():
+        if opt.split('=', 1)[0] not in given:
+            args += [opt, *values]
+            given.add(opt.split('=', 1)[0])
     return args
 
 

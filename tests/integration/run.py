@@ -2,6 +2,7 @@
 """Runs the end-to-end tests of the Howdy chat server (tests/integration/test_*.py).
 
     run.py --server PATH [--client PATH] [--reference DIR] [--junit FILE] [-k PATTERN] [-v]
+           [--server-arg='--threads 2' ...]
 
 Writes a JUnit XML file (one <testcase> per test, with <failure>, <error> or
 <skipped> children), prints a summary, and exits 1 on any failure or error.
@@ -10,6 +11,7 @@ when those are not available."""
 
 import argparse
 import os
+import shlex
 import sys
 import time
 import traceback
@@ -110,6 +112,17 @@ def write_junit(path, records, total_time):
     tree.write(path, encoding='utf-8', xml_declaration=True)
 
 
+def skip_matching(suite, patterns):
+    """Marks the tests of `suite` whose id contains one of `patterns` as skipped."""
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            skip_matching(test, patterns)
+        elif any(p in test.id() for p in patterns):
+            name = test._testMethodName
+            reason = 'skipped here (--skip / HOWDY_TEST_SKIP)'
+            setattr(test, name, unittest.skip(reason)(getattr(test, name)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--server', required=True, help='the howdy-server executable')
@@ -118,12 +131,23 @@ def main():
     ap.add_argument('--junit', default='', help='write JUnit XML here')
     ap.add_argument('-k', dest='patterns', action='append', default=[],
                     help='only tests whose id contains this substring (repeatable)')
+    ap.add_argument('--server-arg', dest='server_args', action='append', default=[], metavar='ARGS',
+                    help='options every server a test starts gets too, unless the test sets that option '
+                         "itself (repeatable; split like a shell: --server-arg='--threads 2'); added to "
+                         'those in the environment variable HOWDY_SERVER_ARGS')
+    ap.add_argument('--skip', dest='skips', action='append', default=[], metavar='PATTERN',
+                    help='report tests whose id contains this substring as skipped (repeatable; added to '
+                         'the comma-separated HOWDY_TEST_SKIP), say timing-bound ones under a sanitizer')
     ap.add_argument('-v', '--verbose', action='store_true')
     args = ap.parse_args()
 
     os.environ['HOWDY_SERVER'] = os.path.abspath(args.server)
     os.environ['HOWDY_CLIENT'] = os.path.abspath(args.client) if args.client else ''
     os.environ['HOWDY_REFERENCE'] = os.path.abspath(args.reference) if args.reference else ''
+    # Added to what the environment gives (so `HOWDY_SERVER_ARGS='--threads 2' meson test` works too).
+    server_args = shlex.split(os.environ.get('HOWDY_SERVER_ARGS', '')) + [a for arg in args.server_args
+                                                                           for a in shlex.split(arg)]
+    os.environ['HOWDY_SERVER_ARGS'] = shlex.join(server_args)
     if not os.access(os.environ['HOWDY_SERVER'], os.X_OK):
         print('run.py: server executable not found: %s' % args.server, file=sys.stderr)
         return 2
@@ -133,6 +157,9 @@ def main():
     if args.patterns:
         loader.testNamePatterns = ['*%s*' % p for p in args.patterns]
     suite = loader.discover(HERE, pattern='test_*.py', top_level_dir=HERE)
+    skips = [p for p in os.environ.get('HOWDY_TEST_SKIP', '').split(',') if p] + args.skips
+    if skips:
+        skip_matching(suite, skips)
 
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2 if args.verbose else 1,
                                      resultclass=RecordingResult)
