@@ -15,6 +15,7 @@
 #include "hcp/wire/hcp2.hpp"
 #include "hcp/wire/text.hpp"
 
+#include "hcp/server/flood.hpp"
 #include "hcp/server/lists.hpp"
 #include "hcp/server/tick.hpp"
 
@@ -426,6 +427,64 @@ BOOST_AUTO_TEST_CASE(server_presence_batches) {
     }
   }
   BOOST_TEST(i == names.size());
+}
+
+// Flood control (server/flood.hpp): the message bucket's verdicts, what counts
+// as one client address, and refusals logged at most once a second.
+BOOST_AUTO_TEST_CASE(server_message_bucket_refuses_then_disconnects_a_flood) {
+  using clock = std::chrono::steady_clock;
+  using verdict = hcp::message_bucket::verdict;
+  const auto t0 = clock::time_point{} + std::chrono::hours(1);
+  hcp::message_bucket b(10, 2, std::chrono::milliseconds(3000), t0);  // 10/s, bursts of 2, flood ends at 3 s
+  BOOST_TEST((b.take(t0) == verdict::accept));
+  BOOST_TEST((b.take(t0) == verdict::accept));
+  BOOST_TEST((b.take(t0) == verdict::refuse));
+  BOOST_TEST(b.first_of_flood());
+  BOOST_TEST((b.take(t0 + std::chrono::milliseconds(50)) == verdict::refuse));
+  BOOST_TEST(!b.first_of_flood());
+  BOOST_TEST((b.take(t0 + std::chrono::milliseconds(100)) == verdict::accept));  // refilled: 1 per 100 ms
+  // Refused again and again, never a pause of 1 s: disconnected 3 s after the flood began.
+  auto t = t0 + std::chrono::milliseconds(100);
+  verdict last = verdict::accept;
+  while (t < t0 + std::chrono::milliseconds(3100) && last != verdict::disconnect) {
+    for (int i = 0; i < 5 && last != verdict::disconnect; ++i) last = b.take(t);
+    t += std::chrono::milliseconds(100);
+  }
+  BOOST_TEST((last == verdict::disconnect));
+  // A pause of a second ends a flood: the next refusal begins a new one.
+  hcp::message_bucket p(1, 1, std::chrono::milliseconds(3000), t0);
+  BOOST_TEST((p.take(t0) == verdict::accept));
+  BOOST_TEST((p.take(t0) == verdict::refuse));
+  BOOST_TEST((p.take(t0 + std::chrono::milliseconds(1000)) == verdict::accept));
+  BOOST_TEST((p.take(t0 + std::chrono::milliseconds(1000)) == verdict::refuse));
+  BOOST_TEST(p.first_of_flood());
+  hcp::message_bucket off(0, 1, std::chrono::milliseconds(3000), t0);
+  for (int i = 0; i < 1000; ++i) BOOST_TEST((off.take(t0) == verdict::accept));
+}
+
+BOOST_AUTO_TEST_CASE(server_client_address_key_counts_an_ipv6_host_by_its_64) {
+  const auto key = [](const char* a) { return hcp::client_address_key(asio::ip::make_address(a)); };
+  BOOST_TEST(key("192.0.2.7") == "192.0.2.7");
+  BOOST_TEST(key("::ffff:192.0.2.7") == "192.0.2.7");  // IPv4-mapped: the IPv4 address
+  BOOST_TEST(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd") == "2001:db8:1:2::/64");
+  BOOST_TEST(key("2001:db8:1:2::1") == key("2001:db8:1:2:ffff::9"));
+  BOOST_TEST(key("2001:db8:1:2::1") != key("2001:db8:1:3::1"));
+  BOOST_TEST(key("::1") == "::/64");
+}
+
+BOOST_AUTO_TEST_CASE(server_address_counts_limit_and_log_once_a_second) {
+  using clock = std::chrono::steady_clock;
+  using verdict = hcp::address_counts::verdict;
+  const auto t0 = clock::time_point{} + std::chrono::hours(1);
+  hcp::address_counts counts(2);
+  BOOST_TEST((counts.try_add("a", t0) == verdict::accept));
+  BOOST_TEST((counts.try_add("a", t0) == verdict::accept));
+  BOOST_TEST((counts.try_add("b", t0) == verdict::accept));
+  BOOST_TEST((counts.try_add("a", t0) == verdict::refuse));
+  BOOST_TEST((counts.try_add("a", t0 + std::chrono::milliseconds(500)) == verdict::refuse_quietly));
+  BOOST_TEST((counts.try_add("a", t0 + std::chrono::milliseconds(1000)) == verdict::refuse));
+  counts.remove("a");
+  BOOST_TEST((counts.try_add("a", t0 + std::chrono::milliseconds(1100)) == verdict::accept));
 }
 
 BOOST_AUTO_TEST_CASE(server_tick_batch_coalesces_in_order) {

@@ -45,6 +45,10 @@ BOOST_AUTO_TEST_CASE(problems_are_named) {
   BOOST_TEST(!hcp::name_problem("\xC3\xA9lo\xC3\xAFse"));
   BOOST_TEST(*hcp::name_problem("   ") == "a name cannot be blank");
   BOOST_TEST(*hcp::name_problem("\xC2\xA0") == "a name cannot be blank");  // NBSP
+  BOOST_TEST(*hcp::name_problem("\xCC\x81\xCC\x81") == "a name cannot be blank");  // combining acute accents alone
+  BOOST_TEST(!hcp::name_problem("Jose\xCC\x81"));                                    // José, decomposed: a mark at the end is fine
+  BOOST_TEST(*hcp::name_problem("\xE2\xA0\x80\xE2\xA0\x80") ==
+             "a name cannot contain control or invisible characters");  // U+2800 BRAILLE PATTERN BLANK
   BOOST_TEST(*hcp::name_problem(" dave") == "a name cannot start or end with a space");
   BOOST_TEST(*hcp::name_problem("dave ") == "a name cannot start or end with a space");
   BOOST_TEST(*hcp::name_problem("da\xE2\x80\x8Bve") == "a name cannot contain control or invisible characters");  // ZWSP

@@ -161,4 +161,21 @@ BOOST_AUTO_TEST_CASE(threads_share_the_tokens_exactly) {
   BOOST_TEST(r.size() <= 16u);
 }
 
+// One bucket, no key: what a connection's message rate uses.
+BOOST_AUTO_TEST_CASE(token_bucket_spends_its_burst_then_refills_at_the_rate) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::time_point{} + std::chrono::hours(1);
+  howdy::token_bucket b(howdy::rate_limit{3, std::chrono::milliseconds(100)}, t0);
+  for (int i = 0; i < 3; ++i) BOOST_TEST(b.try_take(t0));
+  BOOST_TEST(!b.try_take(t0));
+  BOOST_TEST(!b.try_take(t0 + std::chrono::milliseconds(99)));
+  BOOST_TEST(b.try_take(t0 + std::chrono::milliseconds(100)));  // one back per 100 ms
+  BOOST_TEST(!b.try_take(t0 + std::chrono::milliseconds(150)));
+  BOOST_TEST(b.tokens(t0 + std::chrono::seconds(10)) == 3.0);   // never more than the burst
+  BOOST_TEST(b.try_take(t0));                                     // a time that went back refills nothing
+  BOOST_TEST(b.tokens(t0) == 2.0);
+  howdy::token_bucket unlimited(howdy::rate_limit{1, clock::duration::zero()}, t0);
+  for (int i = 0; i < 100; ++i) BOOST_TEST(unlimited.try_take(t0));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

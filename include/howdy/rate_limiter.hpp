@@ -1,7 +1,9 @@
-// Token buckets per key (a user name, an address), for limits such as "5 login
-// attempts, then one per 12 s". A key that is not tracked has a full bucket, so
-// full buckets are forgotten: memory follows the keys that are actually being
-// limited, and max_keys bounds it even under a flood of distinct keys.
+// Token buckets: one (token_bucket, for a single sender, say one connection's
+// messages) or one per key (rate_limiter: a user name, an address), for limits
+// such as "5 login attempts, then one per 12 s". A key that is not tracked has
+// a full bucket, so full buckets are forgotten: memory follows the keys that
+// are actually being limited, and max_keys bounds it even under a flood of
+// distinct keys.
 #pragma once
 
 #include <howdy/detail/string_hash.hpp>
@@ -22,6 +24,52 @@ namespace howdy {
 struct rate_limit {
   double burst = 5;  // tokens in a full bucket: acquisitions allowed at once
   std::chrono::steady_clock::duration refill_every = std::chrono::seconds(12);  // one token back per this
+};
+
+// One bucket of `limit.burst` tokens, one back per `limit.refill_every` (a
+// refill_every of zero or less: no limit on the rate). Not thread-safe: for
+// state that one executor owns, such as a connection's. `now` is there for
+// tests; times that go backwards refill nothing.
+class token_bucket {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  explicit token_bucket(rate_limit limit, clock::time_point now = clock::now())
+      : limit_(limit), tokens_(limit.burst), updated_(now) {}
+
+  // Takes a token if there is one.
+  bool try_take(clock::time_point now = clock::now()) {
+    refill(now);
+    if (tokens_ < 1) return false;
+    tokens_ -= 1;
+    return true;
+  }
+
+  // The tokens there are at `now` (at most the burst).
+  double tokens(clock::time_point now = clock::now()) {
+    refill(now);
+    return tokens_;
+  }
+
+  // `tokens` refilled over `elapsed` under `limit`, at most its burst.
+  static double refilled(const rate_limit& limit, double tokens, clock::duration elapsed) {
+    if (limit.refill_every <= clock::duration::zero()) return limit.burst;  // no limit on the rate
+    if (elapsed <= clock::duration::zero()) return std::min(limit.burst, tokens);
+    return std::min(limit.burst, tokens + std::chrono::duration<double>(elapsed) /
+                                              std::chrono::duration<double>(limit.refill_every));
+  }
+
+ private:
+  void refill(clock::time_point now) {
+    if (limit_.refill_every <= clock::duration::zero()) tokens_ = limit_.burst;  // no limit on the rate
+    if (now <= updated_) return;
+    tokens_ = refilled(limit_, tokens_, now - updated_);
+    updated_ = now;
+  }
+
+  rate_limit limit_;
+  double tokens_;
+  clock::time_point updated_;
 };
 
 class rate_limiter {
@@ -48,8 +96,7 @@ class rate_limiter {
       return true;
     }
     bucket& b = it->second;
-    const auto elapsed = now > b.updated ? now - b.updated : clock::duration::zero();
-    const double refilled = std::min(limit_.burst, b.tokens + tokens_for(elapsed));
+    const double refilled = token_bucket::refilled(limit_, b.tokens, now - b.updated);
     if (refilled < 1) return false;
     by_full_at_.erase({b.full_at, &it->first});
     b.tokens = refilled;
@@ -81,11 +128,6 @@ class rate_limiter {
       return std::less<const std::string*>{}(a.second, b.second);
     }
   };
-
-  double tokens_for(clock::duration elapsed) const {
-    if (limit_.refill_every <= clock::duration::zero()) return limit_.burst;  // no limit on the rate
-    return std::chrono::duration<double>(elapsed) / std::chrono::duration<double>(limit_.refill_every);
-  }
 
   // Spends a token of the (refilled) bucket and files it by when it is full again.
   void take(map::value_type& kv, clock::time_point now) {

@@ -93,14 +93,15 @@ class chat_server {
     const auto remote = socket.remote_endpoint(ec);
     // The peer's address until it has a name, then its name: what the log calls it.
     std::string who = ec ? std::string("?") : cli::endpoint_text(remote);
-    const std::string address = ec ? std::string("?") : remote.address().to_string();
+    const std::string address = ec ? std::string("?") : client_address_key(remote.address());
     // Too many from this address: closed before it is read (loopback counts too).
     std::optional<address_counts::slot> slot;
     if (config_.max_connections_per_address > 0) {
-      if (!per_address_.try_add(address)) {
+      if (const auto verdict = per_address_.try_add(address); verdict != address_counts::verdict::accept) {
         ++counters_.address_refusals;
-        log_->warn("{}: connection refused: {} connections from {} already (--max-connections-per-address)", who,
-                   config_.max_connections_per_address, address);
+        if (verdict == address_counts::verdict::refuse)  // at most once a second per address
+          log_->warn("{}: connection refused: {} connections from {} already (--max-connections-per-address)", who,
+                     config_.max_connections_per_address, address);
         std::error_code ignored;
         socket.close(ignored);
         co_return;

@@ -86,8 +86,9 @@ class delivery {
                           std::weak_ptr<howdy::outbox> reply_to, wire reply_format, asio::any_io_executor reply_ex,
                           stored_handler on_stored) {
     // Names are one by their key (names.hpp): a whisper to DAVE goes to dave, as dave.
-    const std::string target = online_.names().name_of(target_as_sent).value_or(
-        online_.names().protected_name(target_as_sent).value_or(std::string(target_as_sent)));
+    auto as_claimed = online_.names().name_of(target_as_sent);
+    if (!as_claimed) as_claimed = online_.names().protected_name(target_as_sent);
+    const std::string target = as_claimed ? std::move(*as_claimed) : std::string(target_as_sent);
     whisper_outcome out;
     std::shared_ptr<peer> recipient;
     {

@@ -24,7 +24,7 @@ inline asio::awaitable<void> hcp1_session(services& sv, limit_counters& counters
   registry::lease name;
   howdy::broadcast_hub::subscription subscription;
   auto deadline = session_deadline(sv, socket, who, nullptr);  // HCP/1 has no way to say why
-  message_bucket bucket(sv.config);
+  message_bucket bucket(sv.config.message_rate, sv.config.message_burst, sv.config.flood_disconnect_after);
   const auto storing = std::make_shared<store_budget>(box->get_executor());
   // What the server says to this user: a message from "Server" (HCP/1 has no error packet).
   auto notice = [&](std::string_view text) {
@@ -33,14 +33,7 @@ inline asio::awaitable<void> hcp1_session(services& sv, limit_counters& counters
   };
 
   for (;;) {
-    if (storing->full()) {  // backpressure: its whispers wait for the store, TCP holds the rest
-      ++counters.read_pauses;
-      sv.log.debug("{}: not read while {} message(s) wait for the store", who, storing->pending);
-      while (storing->full()) {
-        storing->wake.expires_at(asio::steady_timer::time_point::max());
-        co_await storing->wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-      }
-    }
+    co_await wait_for_store(sv, counters, *storing, who);
     auto [ec, f] = co_await reader.next();
     if (ec) {
       log_read_end(sv, name ? name.name() : who, ec);
@@ -108,18 +101,11 @@ inline asio::awaitable<void> hcp1_session(services& sv, limit_counters& counters
                     m ? m->sender : std::string_view{});
         continue;
       }
-      if (const auto verdict = bucket.take(); verdict == message_bucket::verdict::refuse) {
-        ++counters.rate_limited;
-        if (bucket.first_of_flood()) {
-          sv.log.warn("{}: over the message rate ({}/s, bursts of {}): messages refused", who, sv.config.message_rate,
-                      sv.config.message_burst);
-          notice("rate limited: you send too many messages; they are not delivered. Slow down.");
-        }
+      if (const auto verdict = check_message_rate(sv, counters, bucket, who);
+          verdict == message_bucket::verdict::refuse) {
+        if (bucket.first_of_flood()) notice("rate limited: you send too many messages; they are not delivered. Slow down.");
         continue;
       } else if (verdict == message_bucket::verdict::disconnect) {
-        ++counters.flood_disconnects;
-        sv.log.warn("{}: disconnected: flooding (over the message rate for {} ms)", who,
-                    sv.config.flood_disconnect_after.count());
         notice("disconnected: flooding (too many messages for too long)");
         break;
       }

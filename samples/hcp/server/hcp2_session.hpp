@@ -43,14 +43,7 @@ class hcp2_session {
     });
 
     for (;;) {
-      if (storing_->full()) {  // backpressure: TCP holds the rest
-        ++counters_.read_pauses;
-        sv_.log.debug("{}: not read while {} message(s) wait for the store", who_, storing_->pending);
-        while (storing_->full()) {
-          storing_->wake.expires_at(asio::steady_timer::time_point::max());
-          co_await storing_->wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-        }
-      }
+      co_await wait_for_store(sv_, counters_, *storing_, who_);
       auto [ec, f] = co_await reader.next();
       if (ec) {
         if (ec == howdy::error::frame_too_large) push(error_frame(hcp2::errc::frame_too_large));
@@ -287,16 +280,10 @@ class hcp2_session {
     if (v.text.empty() || !howdy::is_valid_utf8(v.text)) return malformed("text must be non-empty UTF-8");
     if (!name_) return push(error_frame(hcp2::errc::not_registered, ref)), true;
     const std::string& me = name_.name();
-    if (const auto verdict = bucket_.take(); verdict == message_bucket::verdict::refuse) {
-      ++counters_.rate_limited;
-      if (bucket_.first_of_flood())
-        sv_.log.warn("{}: over the message rate ({}/s, bursts of {}): messages refused", who_, sv_.config.message_rate,
-                     sv_.config.message_burst);
+    if (const auto verdict = check_message_rate(sv_, counters_, bucket_, who_);
+        verdict == message_bucket::verdict::refuse) {
       return push(error_frame(hcp2::errc::rate_limited, ref)), true;
     } else if (verdict == message_bucket::verdict::disconnect) {
-      ++counters_.flood_disconnects;
-      sv_.log.warn("{}: disconnected: flooding (over the message rate for {} ms)", who_,
-                   sv_.config.flood_disconnect_after.count());
       push(error_frame(hcp2::errc::rate_limited, ref, "too many messages for too long: disconnected for flooding"));
       return false;
     }
@@ -343,7 +330,7 @@ class hcp2_session {
 
   services& sv_;
   limit_counters& counters_;
-  message_bucket bucket_{sv_.config};
+  message_bucket bucket_{sv_.config.message_rate, sv_.config.message_burst, sv_.config.flood_disconnect_after};
   socket_type& socket_;
   std::string& who_;  // what the log calls this connection
   const std::string address_;

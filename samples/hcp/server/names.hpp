@@ -72,7 +72,8 @@ inline bool is_invisible(UChar32 c) {
     case U_SURROGATE:
       return true;
     default:
-      return u_hasBinaryProperty(c, UCHAR_DEFAULT_IGNORABLE_CODE_POINT);
+      // U+2800 BRAILLE PATTERN BLANK is a symbol (So) that shows nothing.
+      return c == 0x2800 || u_hasBinaryProperty(c, UCHAR_DEFAULT_IGNORABLE_CODE_POINT);
   }
 }
 
@@ -135,7 +136,10 @@ inline std::optional<std::string_view> name_problem(std::string_view name) {
     const bool space = u_isUWhiteSpace(c);
     if (at == 0) first_space = space;
     last_space = space;
-    all_space = all_space && space;
+    // Blank: nothing but white space, or marks with nothing to sit on (a name
+    // of combining marks alone shows as nothing, or as floating marks).
+    const auto category = u_charType(c);
+    all_space = all_space && (space || category == U_NON_SPACING_MARK || category == U_ENCLOSING_MARK);
   }
   if (all_space) return "a name cannot be blank";
   if (first_space || last_space) return "a name cannot start or end with a space";

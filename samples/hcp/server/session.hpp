@@ -7,6 +7,7 @@
 #include "accounts.hpp"
 #include "config.hpp"
 #include "delivery.hpp"
+#include "flood.hpp"
 #include "frames.hpp"
 #include "history.hpp"
 #include "presence.hpp"
@@ -16,6 +17,8 @@
 #include <howdy.hpp>
 
 #include <asio/awaitable.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <spdlog/spdlog.h>
 
@@ -72,6 +75,39 @@ inline void log_read_end(const services& sv, const std::string& who, std::error_
     sv.log.info("{} disconnected: {}", who, ec.message());
   else
     sv.log.warn("{}: closing: {}", who, ec.message());
+}
+
+// Read backpressure, the same on every protocol: while `storing` is full (the
+// sender's messages wait for the store) the session does not read; TCP holds
+// the rest.
+inline asio::awaitable<void> wait_for_store(const services& sv, limit_counters& counters, store_budget& storing,
+                                            const std::string& who) {
+  if (!storing.full()) co_return;
+  ++counters.read_pauses;
+  sv.log.debug("{}: not read while {} message(s) wait for the store", who, storing.pending);
+  while (storing.full()) {
+    storing.wake.expires_at(asio::steady_timer::time_point::max());
+    co_await storing.wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+}
+
+// A chat message against the sender's rate (flood.hpp): counts and logs what
+// the verdict means (a refusal once per flood); the session answers it in its
+// own protocol.
+inline message_bucket::verdict check_message_rate(const services& sv, limit_counters& counters,
+                                                  message_bucket& bucket, const std::string& who) {
+  const auto verdict = bucket.take();
+  if (verdict == message_bucket::verdict::refuse) {
+    ++counters.rate_limited;
+    if (bucket.first_of_flood())
+      sv.log.warn("{}: over the message rate ({}/s, bursts of {}): messages refused", who, sv.config.message_rate,
+                  sv.config.message_burst);
+  } else if (verdict == message_bucket::verdict::disconnect) {
+    ++counters.flood_disconnects;
+    sv.log.warn("{}: disconnected: flooding (over the message rate for {} ms)", who,
+                sv.config.flood_disconnect_after.count());
+  }
+  return verdict;
 }
 
 // After a session released its name (outside the registry's lock).

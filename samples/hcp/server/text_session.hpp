@@ -65,18 +65,11 @@ inline asio::awaitable<void> text_session(services& sv, limit_counters& counters
   // the peer's EOF or by the handshake timeout, malformed, or too large).
   const auto registered = [&] { return name || !sender_name.empty(); };
   auto deadline = session_deadline(sv, socket, who, nullptr);
-  message_bucket bucket(sv.config);
+  message_bucket bucket(sv.config.message_rate, sv.config.message_burst, sv.config.flood_disconnect_after);
   const auto storing = std::make_shared<store_budget>(box->get_executor());
 
   for (;;) {
-    if (storing->full()) {  // backpressure: its whispers wait for the store, TCP holds the rest
-      ++counters.read_pauses;
-      sv.log.debug("{}: not read while {} message(s) wait for the store", who, storing->pending);
-      while (storing->full()) {
-        storing->wake.expires_at(asio::steady_timer::time_point::max());
-        co_await storing->wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-      }
-    }
+    co_await wait_for_store(sv, counters, *storing, who);
     auto [ec, f] = co_await reader.next();
     if (ec) {
       const bool unframed = ec == howdy::error::malformed_frame || ec == howdy::error::frame_too_large;
@@ -160,17 +153,11 @@ inline asio::awaitable<void> text_session(services& sv, limit_counters& counters
         say(text::error(103));
         break;
       }
-      if (const auto verdict = bucket.take(); verdict == message_bucket::verdict::refuse) {
-        ++counters.rate_limited;
-        if (bucket.first_of_flood())
-          sv.log.warn("{}: over the message rate ({}/s, bursts of {}): messages refused", who,
-                      sv.config.message_rate, sv.config.message_burst);
+      if (const auto verdict = check_message_rate(sv, counters, bucket, who);
+          verdict == message_bucket::verdict::refuse) {
         say(text::error(hcp2::errc::rate_limited));
         continue;
       } else if (verdict == message_bucket::verdict::disconnect) {
-        ++counters.flood_disconnects;
-        sv.log.warn("{}: disconnected: flooding (over the message rate for {} ms)", who,
-                    sv.config.flood_disconnect_after.count());
         say(text::error(hcp2::errc::rate_limited, "Rate limited: disconnected for flooding"));
         break;
       }
