@@ -15,6 +15,7 @@
 #include "hcp/wire/hcp2.hpp"
 #include "hcp/wire/text.hpp"
 
+#include "hcp/client/commands.hpp"
 #include "hcp/server/flood.hpp"
 #include "hcp/server/lists.hpp"
 #include "hcp/server/tick.hpp"
@@ -427,6 +428,29 @@ BOOST_AUTO_TEST_CASE(server_presence_batches) {
     }
   }
   BOOST_TEST(i == names.size());
+}
+
+// The client's "/register NAME PASSWORD": the name is one word or quoted, the
+// password all the rest, so no word of a passphrase becomes part of the
+// (public) name.
+BOOST_AUTO_TEST_CASE(client_splits_name_and_password) {
+  using hcp::client::split_name_password;
+  auto split = [](std::string_view args) {
+    const auto r = split_name_password(args);
+    return std::string(r.name) + "|" + std::string(r.password);
+  };
+  BOOST_TEST(split("eve my passphrase") == "eve|my passphrase");
+  BOOST_TEST(split("  eve   correct horse battery  ") == "eve|correct horse battery");
+  BOOST_TEST(split("\"Jon Stewart\" pass word") == "Jon Stewart|pass word");
+  BOOST_TEST(split("eve") == "|");
+  BOOST_TEST(split("\"Jon Stewart pass") == "|");  // an unclosed quote: nothing
+  BOOST_TEST(split("\"\" pass") == "|");
+  using hcp::client::password_start;
+  BOOST_TEST(password_start(std::string_view("/register eve my passphrase")) == 14u);
+  BOOST_TEST(password_start(std::string_view("/login \"Jon Stewart\" secret")) == 21u);
+  BOOST_TEST(password_start(std::string_view("/login eve")) == std::string_view::npos);
+  BOOST_TEST(password_start(std::string_view("/login eve ")) == std::string_view::npos);
+  BOOST_TEST(password_start(std::string_view("hello /login eve x")) == std::string_view::npos);
 }
 
 // Flood control (server/flood.hpp): the message bucket's verdicts, what counts

@@ -46,21 +46,50 @@ addressed_text split_addressed(std::string_view rest, const Names& known) {
   return {target, text};
 }
 
-// Splits "/login NAME PASSWORD" arguments: the password is the last word and
-// the name everything before it (names may contain spaces; passwords typed
-// this way cannot). Empty parts when the line has fewer than two words.
+// Splits "/login NAME PASSWORD" arguments: the name is the first word, or a
+// name in double quotes ("/login \"Jon Stewart\" pass"), and the password all
+// the rest, spaces included (a passphrase must never be taken for part of a
+// name: the name is public). Empty parts when either is missing.
 struct name_and_password {
   std::string_view name;
   std::string_view password;
 };
+
+namespace detail {
+// Where the name ends in `args` from `from` on (at a space, or after the
+// closing quote), and where it starts; npos when a quote is not closed.
+template <class Char>
+std::pair<std::size_t, std::size_t> name_span(std::basic_string_view<Char> args, std::size_t from) {
+  while (from < args.size() && args[from] == static_cast<Char>(' ')) ++from;
+  if (from < args.size() && args[from] == static_cast<Char>('"')) {
+    const auto close = args.find(static_cast<Char>('"'), from + 1);
+    if (close == std::basic_string_view<Char>::npos) return {from, close};
+    return {from + 1, close};
+  }
+  auto end = args.find(static_cast<Char>(' '), from);
+  return {from, end == std::basic_string_view<Char>::npos ? args.size() : end};
+}
+
+// Where the password starts after a name that ends at `name_end`, or npos.
+template <class Char>
+std::size_t password_after(std::basic_string_view<Char> args, std::size_t name_end) {
+  std::size_t p = name_end;
+  if (p < args.size() && args[p] == static_cast<Char>('"')) ++p;  // the closing quote
+  while (p < args.size() && args[p] == static_cast<Char>(' ')) ++p;
+  auto end = args.size();
+  while (end > p && args[end - 1] == static_cast<Char>(' ')) --end;
+  return p < end ? p : std::basic_string_view<Char>::npos;
+}
+}  // namespace detail
+
 inline name_and_password split_name_password(std::string_view args) {
-  while (!args.empty() && args.front() == ' ') args.remove_prefix(1);
-  while (!args.empty() && args.back() == ' ') args.remove_suffix(1);
-  const auto space = args.rfind(' ');
-  if (space == std::string_view::npos) return {};
-  auto name = args.substr(0, space);
-  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
-  return {name, args.substr(space + 1)};
+  const auto [start, end] = detail::name_span(args, 0);
+  if (end == std::string_view::npos || end == start) return {};
+  const auto p = detail::password_after(args, end);
+  if (p == std::string_view::npos) return {};
+  auto last = args.size();
+  while (last > p && args[last - 1] == ' ') --last;
+  return {args.substr(start, end - start), args.substr(p, last - p)};
 }
 
 // For "/login ..." and "/register ..." lines: where the password starts
@@ -73,15 +102,9 @@ std::size_t password_start(std::basic_string_view<Char> line) {
     bool match = true;
     for (std::size_t i = 0; i < command.size() && match; ++i) match = line[i] == static_cast<Char>(command[i]);
     if (!match) continue;
-    auto end = line.size();
-    while (end > command.size() && line[end - 1] == static_cast<Char>(' ')) --end;
-    std::size_t space = end;
-    while (space > command.size() && line[space - 1] != static_cast<Char>(' ')) --space;
-    // At least one word (the name) must come before the password.
-    std::size_t before = space;
-    while (before > command.size() && line[before - 1] == static_cast<Char>(' ')) --before;
-    if (space == end || before <= command.size()) return std::basic_string_view<Char>::npos;
-    return space;
+    const auto [start, end] = detail::name_span(line, command.size());
+    if (end == std::basic_string_view<Char>::npos || end == start) return std::basic_string_view<Char>::npos;
+    return detail::password_after(line, end);
   }
   return std::basic_string_view<Char>::npos;
 }
@@ -150,7 +173,7 @@ inline std::vector<std::string> help_lines(bool hcp1, bool terminal = false) {
   if (!hcp1) {
     lines.emplace_back("Whispers are marked [sent], then [delivered] once the recipient's client has them.");
     lines.emplace_back(
-        "PASSWORD is the last word of the line. The UI hides it; in line mode it is read from the input as typed.");
+        "NAME is one word, or in double quotes (\"Jon Stewart\"); PASSWORD is the rest of the line, spaces included. The UI hides it; in line mode it is read from the input as typed.");
   }
   return lines;
 }
