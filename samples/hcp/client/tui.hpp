@@ -404,6 +404,9 @@ class curses_view final : public view {
     if (const auto hide = password_start(std::wstring_view(shown)); hide != std::wstring_view::npos)
       std::fill(shown.begin() + static_cast<std::ptrdiff_t>(hide), shown.end(), L'*');
     if (cursor_ < first_shown_) first_shown_ = cursor_;
+    // Back to the start when the line up to the cursor fits (after ^U, ^W, a
+    // paste that replaced a long line, or a wider window).
+    if (cell_width(std::wstring_view(shown).substr(0, cursor_)) <= room - 1) first_shown_ = 0;
     while (cell_width(std::wstring_view(shown).substr(first_shown_, cursor_ - first_shown_)) > room - 1) ++first_shown_;
     put(input_, 0, prompt_w, std::wstring_view(shown).substr(first_shown_), room);
     const int cursor_x = prompt_w + cell_width(std::wstring_view(shown).substr(first_shown_, cursor_ - first_shown_));
