@@ -7,13 +7,14 @@ What is checked is the screen: the status bar, the input line ("> ..."),
 the message rows. Skipped when tmux or the client is missing.
 """
 
+import os
 import re
 import signal
 import threading
 import time
 import unittest
 
-from harness import MESSAGE, ServerProcess, ServerTestCase, client_path, requires_client
+from harness import MESSAGE, ServerProcess, ServerTestCase, client_path, free_port, requires_client
 from tui_driver import TuiClient, requires_tmux
 
 
@@ -192,6 +193,59 @@ class TuiReconnect(TuiCase):
         self.server = ServerProcess(args=self.server_args, port=self.port).start()
         t.type('x')
         self.assertEqual(t.exit_status(), 1)
+
+    def test_guest_comes_back_as_the_same_name_when_the_server_still_holds_it(self):
+        # After a network drop the server may still hold the old connection, and with it
+        # the name (NAME_REFUSED 104), until it notices. Here another connection holds
+        # "erin" when the client reconnects: the client keeps its identity and tries
+        # again, and comes back as erin once the name is free, without asking for a name.
+        t = self.tui('--name', 'erin', '--reconnect-max-delay', '4')
+        t.wait_text(r'Your name is erin')
+        self.server.stop(signal.SIGKILL)
+        # Waiting (backoff) with more than 2 s left: time to restart the server and take
+        # the name before the client's next attempt.
+        t.wait_screen(lambda r: any(re.match(r' disconnected: reconnecting in [34] s', x) for x in r),
+                      timeout=30, what='a reconnect wait of more than 2 s')
+        self.server = ServerProcess(args=self.server_args, port=self.port).start()
+        holder = self.h2('erin')
+        t.wait_line(r'^' + TIME + r'Reconnecting: the server still has the old connection; trying again as erin',
+                    timeout=20)
+        t.wait_screen(lambda r: any(x.startswith(' reconnecting: the server still has the old connection') for x in r),
+                      what='the reason on the status line')
+        self.assertNotIn('choose a name', t.screen())
+        holder.close()
+        t.wait_screen(lambda r: sum('Your name is erin' in x for x in r) == 2, timeout=20,
+                      what='a second "Your name is erin"')
+        self.assertNotIn('choose a name', t.screen())
+        listener = self.h2('listener')
+        t.enter('back as erin')
+        m = listener.expect(MESSAGE, lambda f: f.text == 'back as erin', timeout=10)
+        self.assertEqual(m.sender, 'erin')
+
+
+@requires_client
+@requires_tmux
+class TuiQuitWhileConnecting(TuiCase):
+    """Nothing listens on the port: the client keeps trying to connect (--connect-timeout
+    30). /quit and Ctrl-C end it at once, not when the connect gives up."""
+
+    def quits_while_connecting(self, leave):
+        port = free_port()  # bound and released: nothing listens there
+        t = self.tui('--name', 'fay', '--connect-timeout', '30', port=port)
+        t.wait_text(r'^' + TIME + r'Cannot reach .* yet')
+        started = time.monotonic()
+        leave(t)
+        status = t.exit_status(timeout=3)
+        self.assertIsNotNone(status, 'the client did not exit within 3 s of leaving:\n' + t.screen())
+        self.assertLess(time.monotonic() - started, 3)
+
+    def test_quit_while_connecting(self):
+        self.quits_while_connecting(lambda t: t.enter('/quit'))
+
+    def test_ctrl_c_while_connecting(self):
+        # SIGINT to the client itself, as Ctrl-C sends it (the terminal keeps ISIG, and the
+        # key through tmux would interrupt the driver's shell too, losing the exit status).
+        self.quits_while_connecting(lambda t: os.kill(t.pid, signal.SIGINT))
 
 
 @requires_client

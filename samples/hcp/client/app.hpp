@@ -175,7 +175,8 @@ class app {
             socket, options_.host, options_.port, options_.connect_timeout, [this](std::error_code first) {
               view_.show("Cannot reach " + options_.address + " yet (" + first.message() + "); trying for up to " +
                          seconds_text(options_.connect_timeout) + " s");
-            });
+            },
+            std::chrono::milliseconds(200), std::chrono::seconds(1), &stopping_);
         connecting_ = nullptr;
         if (stopping_) co_return exit_status_;
         if (ec) co_return gave_up(ec);
@@ -208,17 +209,39 @@ class app {
         backoff_.reset();
       }
       const bool refused = session_->refused();
+      const auto refusal = session_->last_error();
       session_.reset();  // its coroutines are done
       if (stopping_) co_return named_ ? 0 : 1;
+      reconnect_reason_.clear();
       if (refused) {
+        // Reconnecting after a network drop, the server may not have noticed
+        // yet that the old connection is gone: it still holds the name (or
+        // the account is "signed in elsewhere": on the old connection). That
+        // passes once it notices, so keep the identity and try again, a
+        // bounded number of times, before asking for a name.
+        if (again && old_connection_refusal(refusal) && ++held_retries_ <= max_held_retries) {
+          reconnect_reason_ = "the server still has the old connection";
+          view_.input_mode("offline");
+          view_.show("Reconnecting: the server still has the old connection; trying again as " + who->name);
+          continue;
+        }
+        held_retries_ = 0;
         who.reset();
         continue;
       }
+      held_retries_ = 0;
       if (!lost_ || !options_.reconnect) co_return status;
       again = true;
       view_.input_mode("offline");
       view_.show("Connection lost; reconnecting (/quit or Ctrl-C to leave)");
     }
+  }
+
+  // A refusal that, while reconnecting, means the server still has our old
+  // connection: the name is taken (by us), or the account is signed in (by us).
+  static bool old_connection_refusal(std::uint16_t code) noexcept {
+    return code == static_cast<std::uint16_t>(hcp2::errc::name_taken) ||
+           code == static_cast<std::uint16_t>(hcp2::errc::signed_in_elsewhere);
   }
 
   // The name or account to connect with, typed while not connected; nothing
@@ -293,15 +316,18 @@ class app {
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - clock::now());
         if (left.count() <= 0) break;
         const auto secs = (left.count() + 999) / 1000;
-        view_.connection_status("disconnected: reconnecting in " + std::to_string(secs) + " s (attempt " +
-                                std::to_string(backoff_.attempts()) + "; /quit leaves)");
+        view_.connection_status((reconnect_reason_.empty() ? "disconnected: reconnecting in "
+                                                           : "reconnecting: " + reconnect_reason_ + "; again in ") +
+                                std::to_string(secs) + " s (attempt " + std::to_string(backoff_.attempts()) +
+                                "; /quit leaves)");
         // Wakes on the second, so the count goes down one by one.
         co_await nap(left % 1000 == std::chrono::milliseconds(0) ? std::chrono::milliseconds(1000) : left % 1000);
         if (stopping_) co_return false;
       }
       view_.connection_status("disconnected: reconnecting to " + options_.address + "...");
       const auto ec = co_await connect_with_retries(socket, options_.host, options_.port, std::chrono::milliseconds(0),
-                                                    {}, std::chrono::milliseconds(200), options_.reconnect_attempt);
+                                                    {}, std::chrono::milliseconds(200), options_.reconnect_attempt,
+                                                    &stopping_);
       if (stopping_) co_return false;
       if (!ec) co_return true;
       std::error_code ignored;
@@ -313,8 +339,13 @@ class app {
 
   asio::awaitable<int> run_line_mode() {
     tcp::socket socket(ex_);
-    const auto ec = co_await connect_with_retries(socket, options_.host, options_.port, options_.connect_timeout,
-                                                  [this](std::error_code first) { cannot_reach_yet(first); });
+    connecting_ = &socket;
+    const auto ec = co_await connect_with_retries(
+        socket, options_.host, options_.port, options_.connect_timeout,
+        [this](std::error_code first) { cannot_reach_yet(first); }, std::chrono::milliseconds(200),
+        std::chrono::seconds(1), &stopping_);
+    connecting_ = nullptr;
+    if (stopping_) co_return exit_status_;
     if (ec) co_return gave_up(ec);
     auto o = base_options();
     o.name = options_.name;
@@ -364,7 +395,12 @@ class app {
   bool feed_pending_ = false;  // line mode: lines read early are about to go to the session
   bool hint_shown_ = false;
   tcp::socket* connecting_ = nullptr;  // a connect under way, closed by stop()
-  bool stopping_ = false;
+  bool stopping_ = false;              // also ends connect_with_retries
+  // Reconnects refused because the server still has the old connection
+  // (old_connection_refusal), in a row; past the bound a name is asked for.
+  static constexpr unsigned max_held_retries = 8;
+  unsigned held_retries_ = 0;
+  std::string reconnect_reason_;  // on the status line while waiting to reconnect
   bool not_connected_said_ = false;
   bool lost_ = false;
   bool named_ = false;

@@ -3,6 +3,8 @@
 // from today (history can be days old; a bare time would mislead).
 #pragma once
 
+#include "../wire/common.hpp"  // now_us()
+
 #include <chrono>
 #include <cstdint>
 #include <ctime>
@@ -25,12 +27,6 @@ inline std::string clock_time(std::uint64_t timestamp_us, bool with_date_if_old 
   char out[32];
   const auto n = std::strftime(out, sizeof out, today ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &when);
   return n ? std::string(out, n) : std::string("??:??:??");
-}
-
-// Now, in microseconds since the Unix epoch (for clock_time).
-inline std::uint64_t now_us() {
-  using namespace std::chrono;
-  return static_cast<std::uint64_t>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
 }
 
 }  // namespace hcp::client

@@ -35,11 +35,16 @@ inline constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::us
 // least `first_try` (a second), so a zero timeout still means one real try. `on_retry` is
 // called once, with the first failure, when a retry follows. Returns the last
 // attempt's error, or nothing on success.
+//
+// `stop`, if given, is checked after every wait: once it is true the function
+// returns operation_aborted instead of trying again. To stop a connect under
+// way, set it and close the socket: that ends the attempt at once, and a pause
+// between attempts ends within `retry_every`.
 inline asio::awaitable<std::error_code> connect_with_retries(
     tcp::socket& socket, std::string host, std::uint16_t port, std::chrono::milliseconds timeout,
     std::function<void(std::error_code)> on_retry,
     std::chrono::milliseconds retry_every = std::chrono::milliseconds(200),
-    std::chrono::milliseconds first_try = std::chrono::seconds(1)) {
+    std::chrono::milliseconds first_try = std::chrono::seconds(1), const bool* stop = nullptr) {
   using namespace asio::experimental::awaitable_operators;
   using clock = std::chrono::steady_clock;
   auto ex = co_await asio::this_coro::executor;
@@ -48,15 +53,23 @@ inline asio::awaitable<std::error_code> connect_with_retries(
   tcp::resolver resolver(ex);
   asio::steady_timer timer(ex);
   bool retried = false;
+  const auto stopped = [stop] { return stop && *stop; };
   for (;;) {
     std::error_code ec;
+    if (stopped()) co_return asio::error::operation_aborted;
     auto [resolve_ec, endpoints] = co_await resolver.async_resolve(host, std::to_string(port), as_tuple_awaitable);
+    if (stopped()) co_return asio::error::operation_aborted;
     if (resolve_ec) {
       ec = resolve_ec;
     } else {
       timer.expires_at(retried ? deadline : std::max(deadline, start + first_try));
       auto result =
           co_await (asio::async_connect(socket, endpoints, as_tuple_awaitable) || timer.async_wait(as_tuple_awaitable));
+      if (stopped()) {
+        std::error_code ignored;
+        socket.close(ignored);
+        co_return asio::error::operation_aborted;
+      }
       if (result.index() == 0) {
         ec = std::get<0>(std::get<0>(result));
         if (!ec) co_return std::error_code{};

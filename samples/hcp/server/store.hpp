@@ -43,17 +43,13 @@
 #include <utility>
 #include <vector>
 
+#include "../wire/common.hpp"  // now_us()
 #include "../wire/hcp2.hpp"
 #include "sqlite.hpp"
 
 namespace hcp {
 
-// Wall-clock microseconds since the epoch: message timestamps, account
-// creation times, and the floor of message ids (see history.hpp).
-inline std::uint64_t now_us() {
-  using namespace std::chrono;
-  return static_cast<std::uint64_t>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
-}
+// now_us(): wire/common.hpp.
 
 struct stored_message {
   std::uint64_t id = 0;

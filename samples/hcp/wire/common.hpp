@@ -22,6 +22,7 @@
 #include <howdy/utf8.hpp>
 
 #include <array>
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +36,13 @@
 namespace hcp {
 
 inline constexpr std::uint16_t default_port = 20002;
+
+// Wall-clock microseconds since the Unix epoch: message timestamps, account
+// creation times, the floor of message ids (server), times shown (client).
+inline std::uint64_t now_us() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
+}
 
 // Both protocols cap a name at 64 bytes of UTF-8 (HCP/1: the fixed field).
 inline constexpr std::size_t name_field_size = 64;
