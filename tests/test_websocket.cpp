@@ -25,9 +25,11 @@
 #include <asio/write.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ws = howdy::websocket;
@@ -553,8 +555,11 @@ struct session_log {
   std::string origin;
 };
 
+// `on_end` runs once next() has failed, with the session's outbox (say, to
+// push what a hub would publish after the close).
 template <class Client>
-session_log run_session(Client client, ws::options options = {}, std::string_view allowed_origin = {}) {
+session_log run_session(Client client, ws::options options = {}, std::string_view allowed_origin = {},
+                        std::function<void(howdy::outbox&)> on_end = {}) {
   asio::io_context ctx;
   howdy_test::socket_pair pair(ctx);
   session_log log;
@@ -578,6 +583,7 @@ session_log run_session(Client client, ws::options options = {}, std::string_vie
         if (mec) {
           log.end_ec = mec;
           log.peer_code = session.peer_close_code();
+          if (on_end) on_end(*box);
           co_return;
         }
         log.messages.emplace_back(msg.text());
@@ -709,6 +715,58 @@ BOOST_AUTO_TEST_CASE(session_closes_hostile_peers_with_the_right_code) {
       BOOST_TEST(got == accept_101 + "\x81\x05" "first" + close);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(nothing_is_sent_after_the_close_frame) {
+  // A close echoed, then a protocol error: a frame pushed once the close frame
+  // is queued (as a hub publishing to every subscriber would) is not written.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {client_frame(fin | close_op, close_payload(1000)), std::string("\x88\x02\x03\xE8", 4)},
+      {client_frame(fin | text_op, "bad \xFF"), std::string("\x88\x02\x03\xEF", 4)},
+  };
+  for (const auto& [frames, close] : cases) {
+    std::string got;
+    bool late_pushed = true;
+    run_session(
+        [&](tcp::socket& c) -> asio::awaitable<void> {
+          co_await send(c, rfc_request + client_frame(fin | text_op, "first") + frames);
+          got = co_await read_to_end(c);
+        },
+        {}, {}, [&](howdy::outbox& box) { late_pushed = box.push(ws::encode_text("late")); });
+    BOOST_TEST(!late_pushed);
+    BOOST_TEST(got == accept_101 + "\x81\x05" "first" + close);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(default_limits_accept_a_large_single_frame_message) {
+  // Browsers send a message as one frame: the default frame limit follows the
+  // message limit (1 MiB + the largest header), not the reader's 64 KiB.
+  const ws::options defaults;
+  BOOST_TEST(defaults.effective_max_frame_size() == defaults.messages.max_message_size + 14);
+  const std::string big(100 * 1024, 'b');
+  std::string got;
+  auto log = run_session([&](tcp::socket& c) -> asio::awaitable<void> {
+    co_await send(c, rfc_request + client_frame(fin | binary_op, big) + client_frame(fin | close_op, close_payload(1000)));
+    got = co_await read_to_end(c);
+  });
+  BOOST_TEST(!log.upgrade_ec);
+  BOOST_TEST(log.end_ec == herr::closed);
+  BOOST_TEST(log.messages.size() == 1u);
+  BOOST_TEST((log.messages.size() == 1u && log.messages[0] == big));
+  // The echo (127 length form) precedes the close.
+  BOOST_TEST(got.size() == accept_101.size() + 10 + big.size() + 4);
+
+  // An explicit frame limit still applies.
+  ws::options small;
+  small.reader.max_frame_size = 64 * 1024;
+  BOOST_TEST(small.effective_max_frame_size() == 64u * 1024);
+  log = run_session(
+      [&](tcp::socket& c) -> asio::awaitable<void> {
+        co_await send(c, rfc_request + client_frame(fin | binary_op, big));
+        got = co_await read_to_end(c);
+      },
+      small);
+  BOOST_TEST(log.end_ec == herr::message_too_big);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -36,6 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -613,10 +614,29 @@ inline shared_buffer encode_close(close_code code, std::string_view reason = {})
 // ---------------------------------------------------------------------------
 // A connection, from the upgrade request to the close handshake.
 
+// The largest frame header a client sends: 2 bytes, a 64-bit length, a masking key.
+inline constexpr std::size_t max_client_header_size = 14;
+
 struct options {
   upgrade_limits upgrade;
   message_options messages;
-  reader_options reader;  // max_frame_size: one frame on the wire (message_too_big beyond)
+  // max_frame_size: one frame on the wire, header included (message_too_big
+  // beyond). 0, the default, follows the message limit: max_message_size +
+  // max_client_header_size, so that a message sent as one frame, as browsers
+  // do, may be as large as a fragmented one.
+  reader_options reader{.max_frame_size = 0};
+
+  // The frame limit the reader applies (max_frame_size, or what 0 stands for).
+  std::size_t effective_max_frame_size() const noexcept {
+    if (reader.max_frame_size != 0) return reader.max_frame_size;
+    const std::size_t m = messages.max_message_size;
+    return m > std::numeric_limits<std::size_t>::max() - max_client_header_size ? m : m + max_client_header_size;
+  }
+  reader_options effective_reader() const noexcept {
+    reader_options r = reader;
+    r.max_frame_size = effective_max_frame_size();
+    return r;
+  }
 };
 
 // Reads one WebSocket connection and answers what the protocol answers by
@@ -625,13 +645,14 @@ struct options {
 // handshake or reports a protocol error (1002, 1007, 1009). The application
 // sends its own messages through the same outbox (encode_text(), ...), and
 // stops reading at the first error; run_duplex() then flushes the outbox
-// (the close frame last) and the connection is closed.
+// (the close frame last) and the connection is closed. Queuing a close frame
+// closes the outbox (5 s grace): nothing pushed after it is sent.
 template <class AsyncReadStream, class Executor = asio::any_io_executor>
 class message_reader {
  public:
   message_reader(AsyncReadStream& stream, basic_outbox<Executor>& box, websocket::options options = {})
       : options_(options),
-        reader_(stream, codec(codec::phase::handshake, options.upgrade.max_request_size), options.reader),
+        reader_(stream, codec(codec::phase::handshake, options.upgrade.max_request_size), options.effective_reader()),
         assembler_(options.messages),
         box_(box) {}
 
@@ -698,12 +719,13 @@ class message_reader {
     }
   }
 
-  // Starts the close handshake from this side: queues a close frame. Read on
-  // (next()) until error::closed to see the peer's answer, or stop reading.
+  // Starts the close handshake from this side: queues a close frame and closes
+  // the outbox (nothing more is sent, not even pongs). Read on (next()) until
+  // error::closed to see the peer's answer, or stop reading.
   void close(close_code code = close_code::normal, std::string_view reason = {}) {
     if (close_sent_) return;
     close_sent_ = true;
-    box_.push(encode_close(code, reason));
+    push_close(encode_close(code, reason));
   }
 
   const message_assembler& assembler() const noexcept { return assembler_; }
@@ -716,9 +738,17 @@ class message_reader {
     if (!close_sent_ && ec.category() == error::get_websocket_category()) {
       close_sent_ = true;
       // The close handshake: echo the peer's code; a protocol error: its code.
-      box_.push(ec == error::closed ? encode_close(assembler_.peer_close_code()) : encode_close(close_code_for(ec)));
+      push_close(ec == error::closed ? encode_close(assembler_.peer_close_code()) : encode_close(close_code_for(ec)));
     }
     return ec;
+  }
+
+  // Nothing may follow a close frame (RFC 6455 5.5.1): the outbox is closed
+  // behind it, so what is queued (the close frame last) is still written, and
+  // whatever is pushed afterwards (a hub's broadcast, ...) is refused.
+  void push_close(shared_buffer frame) {
+    box_.push(std::move(frame));
+    box_.close();
   }
 
   websocket::options options_;

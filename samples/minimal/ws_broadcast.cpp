@@ -1,7 +1,11 @@
 // A WebSocket broadcast server: every text message a client sends goes to
 // every client (the sender too), encoded once into one shared frame.
 //
-//   ws-broadcast [PORT]        listens on 127.0.0.1:PORT (default 7001; 0: any free port)
+//   ws-broadcast [PORT [HANDSHAKE_SECONDS]]
+//
+// listens on 127.0.0.1:PORT (default 7001; 0: any free port) and drops a
+// client that has not sent its whole upgrade request within HANDSHAKE_SECONDS
+// (default 10; fractions allowed).
 //
 // It prints "listening on 127.0.0.1:PORT" once it accepts connections. Any
 // path is accepted; browsers' Origin is not checked here (a real server
@@ -9,6 +13,7 @@
 #include <howdy.hpp>
 #include <howdy/websocket.hpp>  // not in howdy.hpp: it needs OpenSSL
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
@@ -16,17 +21,25 @@ using asio::ip::tcp;
 
 int main(int argc, char** argv) {
   const auto port = static_cast<unsigned short>(argc > 1 ? std::atoi(argv[1]) : 7001);
+  const auto handshake_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::duration<double>(argc > 2 ? std::atof(argv[2]) : 10.0));
   howdy::io_context_pool pool(2);
   howdy::broadcast_hub hub(pool.executors());
   howdy::tcp_server server(pool, [&](tcp::socket& socket) -> asio::awaitable<void> {
     auto box = std::make_shared<howdy::outbox>(socket.get_executor());
     howdy::websocket::options options;
-    options.messages.max_message_size = 64 * 1024;  // text up to 64 KiB, in any number of fragments
-    options.reader.max_frame_size = 64 * 1024 + 14;
+    options.messages.max_message_size = 64 * 1024;  // text up to 64 KiB, in one frame or many
     howdy::websocket::message_reader ws(socket, *box, options);
     howdy::broadcast_hub::subscription subscription;
+    // A client that sends half a request must not hold its connection forever.
+    howdy::watchdog handshake_timer(socket.get_executor(), [&socket] {
+      std::error_code ignored;
+      socket.close(ignored);  // read_upgrade() then fails
+    });
     auto read_loop = [&]() -> asio::awaitable<void> {
+      handshake_timer.expires_after(handshake_timeout);
       auto [ec, request] = co_await ws.read_upgrade();  // a bad request got its 4xx
+      handshake_timer.disarm();
       if (ec) co_return;
       ws.accept(request);                               // 101 Switching Protocols
       subscription = hub.subscribe(*box);

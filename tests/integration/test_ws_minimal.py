@@ -46,13 +46,14 @@ def ws_broadcast_path():
 class WsBroadcastProcess(_Process):
     """ws-broadcast on an ephemeral loopback port ("listening on 127.0.0.1:PORT")."""
 
-    def __init__(self, exe):
+    def __init__(self, exe, handshake_seconds=None):
         self.exe = exe
+        self.args = ['0'] + ([] if handshake_seconds is None else [str(handshake_seconds)])
         self.port = None
 
     def start(self, timeout=15.0):
         self._err = self._stderr_file()
-        self.proc = subprocess.Popen([self.exe, '0'], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([self.exe] + self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self._err)
         line, rest = _read_line(self.proc.stdout, timeout, self.proc)
         m = re.match(rb'listening on (\S+):(\d+)\s*$', line or b'')
@@ -160,13 +161,14 @@ class WsBroadcast(unittest.TestCase):
         self.addCleanup(self.stop_server)
         self.url = 'ws://%s:%d/chat' % (HOST, self.server.port)
 
-    def stop_server(self):
-        self.assertTrue(self.server.running(), 'ws-broadcast died; stderr:\n' + self.server.stderr_text()[-2000:])
-        self.server.stop()
-        self.server.stdout.join(timeout=5)
-        self.server.proc.stdout.close()
-        text = self.server.stderr_text()
-        self.server._err.close()
+    def stop_server(self, server=None):
+        server = server or self.server
+        self.assertTrue(server.running(), 'ws-broadcast died; stderr:\n' + server.stderr_text()[-2000:])
+        server.stop()
+        server.stdout.join(timeout=5)
+        server.proc.stdout.close()
+        text = server.stderr_text()
+        server._err.close()
         hits = [ln for ln in text.splitlines() if any(mk in ln for mk in SANITIZER_MARKERS)]
         self.assertFalse(hits, 'sanitizer report from ws-broadcast:\n' + text[-4000:])
 
@@ -299,6 +301,54 @@ class WsBroadcast(unittest.TestCase):
         finally:
             c.close()
         self.assert_still_serving()
+
+    def test_single_frame_message_up_to_the_limit(self):
+        # Browsers send a message as one frame: 64 KiB in one frame is accepted
+        # (the frame limit follows the message limit), one byte more is 1009.
+        async def scenario():
+            a = await websockets.connect(self.url, open_timeout=DEFAULT_TIMEOUT, max_size=None)
+            try:
+                await a.send('x' * 65536)
+                return await asyncio.wait_for(a.recv(), DEFAULT_TIMEOUT)
+            finally:
+                await a.close()
+        self.assertEqual(self.run_async(scenario()), 'x' * 65536)
+        c = RawClient(self.server.port)
+        try:
+            c.handshake()
+            try:
+                c.sock.sendall(client_frame(1, b'x' * 65537))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.assertEqual(c.read_close(), 1009)
+        finally:
+            c.close()
+
+    def test_half_a_request_is_dropped_after_the_handshake_timeout(self):
+        server = WsBroadcastProcess(ws_broadcast_path(), handshake_seconds=1.0).start()
+        self.addCleanup(self.stop_server, server)
+        idle = RawClient(server.port)  # upgraded, then silent: the handshake timer no longer applies
+        idle.handshake()
+        half = RawClient(server.port)
+        half.sock.sendall(b'GET /chat HTTP/1.1\r\nHost: x\r\n')  # and nothing more
+        # The server closes it without a response (before the socket timeout).
+        got = b''
+        try:
+            while True:
+                data = half.sock.recv(65536)
+                if not data:
+                    break
+                got += data
+        except ConnectionResetError:
+            pass
+        half.close()
+        self.assertEqual(got, b'')
+        # Well past the timeout, the idle upgraded client is still served.
+        idle.sock.sendall(client_frame(1, b'still here'))
+        self.assertEqual(idle.read_frame(), (1, b'still here'))
+        idle.sock.sendall(client_frame(8, struct.pack('!H', 1000)))
+        self.assertEqual(idle.read_close(), 1000)
+        idle.close()
 
 
 if __name__ == '__main__':
