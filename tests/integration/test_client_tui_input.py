@@ -2,7 +2,7 @@
 user): the line must stay visible after ^U or ^W and new text arrive in one burst, and
 after the window grows."""
 
-from harness import requires_client
+from harness import MESSAGE, requires_client
 from test_client_tui import TuiCase
 from tui_driver import requires_tmux
 
@@ -31,3 +31,13 @@ class TuiInputLine(TuiCase):
                       what='the line scrolled at 60 columns')
         t.resize(100, 20)
         t.wait_screen(lambda r: r[-1] == '> ' + line, what='the whole line at 100 columns')
+
+    def test_a_blank_line_is_not_sent(self):
+        listener = self.h2('listener')
+        t = self.tui('--name', 'blanker')
+        t.wait_text(r'Your name is blanker')
+        t.enter('   ')
+        t.wait_screen(lambda r: r[-1] == '>', what='the input line emptied')
+        t.enter('after the blank')
+        m = listener.expect(MESSAGE, timeout=10)   # the first message it gets
+        self.assertEqual((m.sender, m.text), ('blanker', 'after the blank'))

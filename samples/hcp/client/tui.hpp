@@ -503,6 +503,11 @@ class curses_view final : public view {
 
   void submit() {
     if (input_line_.empty()) return;
+    if (std::all_of(input_line_.begin(), input_line_.end(), [](wchar_t c) { return std::iswspace(c) != 0; })) {
+      input_line_.clear();  // nothing to say: not sent as a blank message
+      cursor_ = first_shown_ = 0;
+      return;
+    }
     if (cb_.line && !cb_.line(encode_utf8(input_line_))) return;  // kept: not connected
     // Up/Down bring a sign-in line back without its password.
     std::wstring remembered = input_line_;
