@@ -141,7 +141,7 @@ inline std::vector<std::string> help_lines(bool hcp1, bool terminal = false) {
         "  /login NAME PASSWORD     sign in to your account (instead of a name)" + only2,
         "  /help                    show this help",
         "  /quit                    leave (Ctrl-C too)",
-        "Keys: Tab completes names, commands and rooms; Alt-1 everyone, Alt-2... the rooms in the status bar;",
+        "Keys: Tab completes names, commands and rooms; Alt-N the window numbered N in the status bar (1: everyone);",
         "  PgUp/PgDn scroll, End back to the newest; Up/Down earlier lines; Ctrl-A/Ctrl-E line start/end;",
         "  Ctrl-W delete a word, Ctrl-U the line; Ctrl-L repaint.",
         "Status bar: #room(3) = 3 messages in that room since it was current.",

@@ -367,19 +367,20 @@ class curses_view final : public view {
     wnoutrefresh(status_);
   }
 
-  // "  [#den] #lobby(3) everyone": where plain text goes now, in brackets,
-  // then the other rooms with the messages they had since last current
-  // (nothing while no room is joined).
+  // "  1:everyone [2:#den] 3:#lobby(3)": the windows in Alt-N order, where
+  // plain text goes now in brackets, each room with the messages it had
+  // since it was last current (nothing while no room is joined).
   std::wstring rooms_text() const {
     if (rooms_.empty() && current_room_.empty()) return {};
-    const std::wstring current = current_room_.empty() ? std::wstring(L"everyone") : L"#" + widen(current_room_);
-    std::wstring out = L"  [" + current + L"]";
-    for (const auto& [room, unread] : rooms_) {
-      if (room == current_room_) continue;
-      out += L" #" + widen(room);
-      if (unread > 0) out += L"(" + std::to_wstring(unread) + L")";
-    }
-    if (!current_room_.empty()) out += L" everyone";
+    std::wstring out = L" ";
+    auto window = [&](std::size_t n, const std::wstring& label, bool current, std::size_t unread) {
+      std::wstring w = std::to_wstring(n) + L":" + label;
+      if (unread > 0) w += L"(" + std::to_wstring(unread) + L")";
+      out += current ? L" [" + w + L"]" : L" " + w;
+    };
+    window(1, L"everyone", current_room_.empty(), 0);
+    for (std::size_t i = 0; i < rooms_.size(); ++i)
+      window(i + 2, L"#" + widen(rooms_[i].first), rooms_[i].first == current_room_, rooms_[i].second);
     return out;
   }
 
@@ -547,8 +548,8 @@ class curses_view final : public view {
     draw_status();
   }
 
-  // Alt-1 for everyone, Alt-2... for the rooms in the status bar's order
-  // (the current one included, where it stands among them).
+  // Alt-N for the window the status bar numbers N: 1 is everyone, 2... the
+  // rooms.
   void switch_window(int n) {
     if (!cb_.line || n < 1) return;
     if (n == 1) return void(cb_.line("/switch"));
