@@ -24,9 +24,23 @@ def tmux_available():
     return shutil.which('tmux') is not None
 
 
+def pty_available():
+    """Whether this machine can open a pseudo-terminal (a bare chroot may have no devpts)."""
+    try:
+        master, slave = os.openpty()
+    except OSError:
+        return False
+    os.close(master)
+    os.close(slave)
+    return True
+
+
 def requires_tmux(func_or_class):
     import unittest
-    return unittest.skipUnless(tmux_available(), 'tmux not found (scripts/install-deps installs it)')(func_or_class)
+    if not tmux_available():
+        return unittest.skip('tmux not found (scripts/install-deps installs it)')(func_or_class)
+    return unittest.skipUnless(pty_available(), 'no pseudo-terminals (mount devpts on /dev/pts; .ci/run does)')(
+        func_or_class)
 
 
 class TuiClient:
