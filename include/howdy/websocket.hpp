@@ -216,7 +216,7 @@ struct upgrade_request {
       const std::string_view line = rest.substr(0, end);
       rest.remove_prefix(end + 2);
       const std::size_t colon = line.find(':');
-      if (detail::ws::iequal(line.substr(0, colon), name)) return detail::ws::trim(line.substr(colon + 1));
+      if (detail::ws::ascii_iequal(line.substr(0, colon), name)) return detail::ws::trim_blanks(line.substr(colon + 1));
     }
     return std::nullopt;
   }
@@ -272,7 +272,7 @@ inline std::optional<upgrade_request> parse_upgrade(std::string_view text, std::
     const std::size_t colon = field.find(':');
     if (colon == std::string_view::npos) return fail(error::bad_request);
     const std::string_view name = field.substr(0, colon);  // a folded line starts with a blank: not a token
-    const std::string_view value = ws::trim(field.substr(colon + 1));
+    const std::string_view value = ws::trim_blanks(field.substr(colon + 1));
     if (!ws::is_token(name) || !ws::is_field_value(value))  // CR and LF are control characters
       return fail(error::bad_request);
     const auto take = [&](std::optional<std::string_view>& slot) {
@@ -280,23 +280,23 @@ inline std::optional<upgrade_request> parse_upgrade(std::string_view text, std::
       slot = value;
       return true;
     };
-    if (ws::iequal(name, "Host")) {
+    if (ws::ascii_iequal(name, "Host")) {
       if (!take(host)) return fail(error::no_host);
-    } else if (ws::iequal(name, "Upgrade")) {
+    } else if (ws::ascii_iequal(name, "Upgrade")) {
       if (!take(upgrade)) return fail(error::bad_request);
-    } else if (ws::iequal(name, "Connection")) {
+    } else if (ws::ascii_iequal(name, "Connection")) {
       if (!take(connection)) return fail(error::bad_request);
-    } else if (ws::iequal(name, "Sec-WebSocket-Version")) {
+    } else if (ws::ascii_iequal(name, "Sec-WebSocket-Version")) {
       if (!take(ws_version)) return fail(error::bad_websocket_version);
-    } else if (ws::iequal(name, "Sec-WebSocket-Key")) {
+    } else if (ws::ascii_iequal(name, "Sec-WebSocket-Key")) {
       if (!take(key)) return fail(error::bad_websocket_key);
-    } else if (ws::iequal(name, "Origin")) {
+    } else if (ws::ascii_iequal(name, "Origin")) {
       if (r.has_origin) return fail(error::bad_request);
       r.has_origin = true;
       r.origin = value;
-    } else if (ws::iequal(name, "Sec-WebSocket-Protocol") && r.protocols.empty()) {
+    } else if (ws::ascii_iequal(name, "Sec-WebSocket-Protocol") && r.protocols.empty()) {
       r.protocols = value;
-    } else if (ws::iequal(name, "User-Agent")) {
+    } else if (ws::ascii_iequal(name, "User-Agent")) {
       r.user_agent = value;
     }
   }

@@ -16,18 +16,6 @@
 
 namespace howdy::detail {
 
-inline bool header_name_equal(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
-
-inline std::string_view trim_header_value(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // All decimal digits and within size_t; nullopt otherwise (empty, sign, overflow).
 inline std::optional<std::size_t> parse_header_length(std::string_view s) noexcept {
@@ -57,8 +45,8 @@ inline std::optional<std::string_view> header_field(std::string_view header, std
     header = end == std::string_view::npos ? std::string_view{} : header.substr(end + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     const std::size_t colon = line.find(':');
-    if (colon != std::string_view::npos && howdy::detail::header_name_equal(line.substr(0, colon), name))
-      return howdy::detail::trim_header_value(line.substr(colon + 1));
+    if (colon != std::string_view::npos && howdy::detail::ascii_iequal(line.substr(0, colon), name))
+      return howdy::detail::trim_blanks(line.substr(colon + 1));
   }
   return std::nullopt;
 }

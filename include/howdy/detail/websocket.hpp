@@ -36,25 +36,15 @@ constexpr bool is_field_value(std::string_view s) noexcept {
   return true;
 }
 
-constexpr bool iequal(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
-
-constexpr std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using detail::ascii_iequal;
+using detail::trim_blanks;
 
 // True if the comma-separated list `value` has an element equal to `token`
 // (ASCII case-insensitive), as in "keep-alive, Upgrade".
 constexpr bool list_has_token(std::string_view value, std::string_view token) noexcept {
   while (true) {
     const std::size_t comma = value.find(',');
-    if (iequal(trim(value.substr(0, comma)), token)) return true;
+    if (ascii_iequal(trim_blanks(value.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) return false;
     value.remove_prefix(comma + 1);
   }
