@@ -215,7 +215,8 @@ BOOST_AUTO_TEST_CASE(hcp1_message_ending_with_the_data_is_delivered_when_idle) {
 
 BOOST_AUTO_TEST_CASE(hcp1_unpadded_long_proposal_is_one_packet) {
   // The original client's proposal of a 70-byte name: 71 bytes, no padding.
-  const std::string p = "\x01" + std::string(70, 'x');
+  std::string p(71, 'x');  // not "\x01" + std::string(70, 'x'): GCC 12's -Wrestrict false positive at -O3
+  p[0] = '\x01';
   harness<hcp1_codec> h;
   h.stream.chunk(p + hcp1_short('\x01', "next"));
   auto g = h.next();
@@ -234,7 +235,9 @@ BOOST_AUTO_TEST_CASE(hcp1_unpadded_long_proposal_is_one_packet) {
   BOOST_TEST(!hcp::hcp1::is_overlong_proposal(std::as_bytes(std::span(full.data(), full.size()))));
   // Beyond the max frame: too large, not unbounded.
   harness<hcp1_codec> big({}, small_frames(100));
-  big.stream.chunk("\x01" + std::string(200, 'z'));
+  std::string long_proposal(201, 'z');  // (GCC 12's -Wrestrict false positive on "\x01" + std::string)
+  long_proposal[0] = '\x01';
+  big.stream.chunk(long_proposal);
   BOOST_TEST(big.next().ec == howdy::error::frame_too_large);
 }
 
